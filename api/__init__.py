@@ -1,0 +1,1 @@
+"""The HTTP API (thin: all logic lives in assistant/)."""

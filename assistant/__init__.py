@@ -1,0 +1,1 @@
+"""Recovery assistant: judge a complaint, recall the customer, draft a recovery reply."""

@@ -1,0 +1,340 @@
+"""The offline classifier: rubric rules over phrase cues, nearest labelled examples, and the
+customer's history. Deterministic, and every label carries the reasons that drove it."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+
+from .embeddings import QueryPassageEmbeddings
+from .knowledge import Cue, Example, Knowledge
+from .language import detect
+from .models import (
+    ORDINAL_LABELS,
+    Category,
+    Classification,
+    Effort,
+    Reason,
+    Reasons,
+    Recall,
+    RecoveryPotential,
+    Route,
+    Severity,
+)
+
+ENGINE = "offline"
+_K = 7
+_TEMPERATURE = 0.04  # softmax over cosine similarities of the nearest examples
+_SEVERITY = ORDINAL_LABELS["severity"]
+_EFFORT = ORDINAL_LABELS["effort"]
+_POTENTIAL = ORDINAL_LABELS["recovery_potential"]
+
+
+@dataclass(frozen=True)
+class CueHit:
+    cue: Cue
+    phrase: str
+
+
+@dataclass(frozen=True)
+class Neighbours:
+    """The nearest labelled examples and the label distributions they vote for."""
+
+    examples: list[tuple[Example, float]]
+    votes: dict[str, dict[str, float]]
+
+    def top(self, label: str) -> tuple[str, float] | None:
+        dist = self.votes.get(label)
+        if not dist:
+            return None
+        best = max(dist, key=lambda key: dist[key])
+        return best, dist[best]
+
+    def expected_level(self, label: str, order: list[str]) -> float | None:
+        dist = self.votes.get(label)
+        if not dist:
+            return None
+        return sum(order.index(value) * p for value, p in dist.items())
+
+
+class ExampleIndex:
+    """Our own labelled examples, embedded once (cached on disk by content and model)."""
+
+    def __init__(
+        self, examples: list[Example], embeddings: QueryPassageEmbeddings, cache_dir: Path
+    ) -> None:
+        self.examples = examples
+        key = hashlib.sha256(
+            (embeddings.name + "\n" + "\n".join(e.text for e in examples)).encode()
+        ).hexdigest()[:16]
+        cache = cache_dir / f"examples-{key}.npy"
+        if cache.is_file():
+            self.matrix = np.load(cache)
+        else:
+            self.matrix = embeddings.embed_queries([e.text for e in examples])
+            cache_dir.mkdir(parents=True, exist_ok=True)
+            np.save(cache, self.matrix)
+
+    def neighbours(self, vector: np.ndarray, k: int = _K) -> Neighbours:
+        if not self.examples:
+            return Neighbours([], {})
+        sims = self.matrix @ vector
+        order = np.argsort(-sims)[:k]
+        top = [(self.examples[i], float(sims[i])) for i in order]
+        best = top[0][1]
+        weights = [math.exp((sim - best) / _TEMPERATURE) for _, sim in top]
+        total = sum(weights)
+        votes: dict[str, dict[str, float]] = {}
+        for (example, _), weight in zip(top, weights, strict=True):
+            for label, value in example.labels.items():
+                bucket = votes.setdefault(label, {})
+                bucket[value] = bucket.get(value, 0.0) + weight / total
+        return Neighbours(top, votes)
+
+
+def find_cues(text: str, language: str, knowledge: Knowledge) -> list[CueHit]:
+    cues = knowledge.cues.get(language) or knowledge.cues.get("en", [])
+    hits = []
+    for cue in cues:
+        match = cue.regex.search(text)
+        if match:
+            hits.append(CueHit(cue, match.group(0).strip()))
+    return hits
+
+
+def _level(order: list[str], index: float) -> str:
+    return order[max(0, min(len(order) - 1, int(math.floor(index + 0.5))))]
+
+
+class OfflineClassifier:
+    def __init__(self, knowledge: Knowledge, index: ExampleIndex) -> None:
+        self.knowledge = knowledge
+        self.index = index
+
+    @property
+    def model(self) -> str:
+        return "rules+knn-e5"
+
+    def classify(
+        self,
+        text: str,
+        vector: np.ndarray,
+        today: date,
+        language: str | None = None,
+        recall: Recall | None = None,
+    ) -> Classification:
+        reasons = Reasons()
+        if language:
+            reasons.language.append(Reason(source="input", detail=f"given as {language!r}"))
+        else:
+            found = detect(text)
+            language = found.code
+            reasons.language.append(
+                Reason(source="text", detail=f"detected {language} ({found.confidence:.2f})")
+            )
+        hits = find_cues(text, language, self.knowledge)
+        flags = {flag for hit in hits for flag in hit.cue.flags}
+        neighbours = self.index.neighbours(vector)
+        history_used: list[str] = []
+
+        category = self._category(hits, neighbours, reasons)
+        severity = self._severity(hits, flags, neighbours, recall, reasons, history_used)
+        effort = self._effort(hits, flags, severity, neighbours, reasons)
+        potential = self._potential(flags, severity, recall, reasons, history_used)
+        route = _route(severity, effort, potential, reasons)
+        confidence = _confidence(hits, neighbours, severity, effort, category)
+        return Classification(
+            severity=Severity(severity),
+            effort=Effort(effort),
+            recovery_potential=RecoveryPotential(potential),
+            category=category,
+            language=language,
+            route=route,
+            confidence=confidence,
+            reasons=reasons,
+            history_used=history_used,
+            engine=ENGINE,
+            model=self.model,
+            prompt_version=self.knowledge.version,
+        )
+
+    def _category(self, hits: list[CueHit], nb: Neighbours, reasons: Reasons) -> Category:
+        scores: dict[str, float] = {}
+        for hit in hits:
+            if hit.cue.category:
+                weight = 2.0 if "harm" in hit.cue.flags else 1.0
+                scores[hit.cue.category] = scores.get(hit.cue.category, 0.0) + weight
+                reasons.category.append(
+                    Reason(source="text", detail=f'"{hit.phrase}" → {hit.cue.category.value}')
+                )
+        for value, p in nb.votes.get("category", {}).items():
+            scores[value] = scores.get(value, 0.0) + 1.5 * p
+        if not scores:
+            reasons.category.append(Reason(source="rule", detail="no cue matched → other"))
+            return Category.other
+        best = max(scores, key=lambda key: scores[key])
+        _explain_neighbours(nb, "category", reasons.category)
+        return Category(best)
+
+    def _severity(
+        self,
+        hits: list[CueHit],
+        flags: set[str],
+        nb: Neighbours,
+        recall: Recall | None,
+        reasons: Reasons,
+        history_used: list[str],
+    ) -> str:
+        cue_levels = [(hit, _SEVERITY.index(hit.cue.severity)) for hit in hits if hit.cue.severity]
+        knn = nb.expected_level("severity", _SEVERITY)
+        if cue_levels:
+            worst_hit, level = max(cue_levels, key=lambda pair: pair[1])
+            reasons.severity.append(Reason(
+                source="text",
+                detail=f'worst reported: "{worst_hit.phrase}" → {_SEVERITY[level]}',
+            ))
+            if knn is not None and knn - 0.5 > level:
+                level = int(math.floor(knn))
+                _explain_neighbours(nb, "severity", reasons.severity)
+        elif knn is not None:
+            level = int(math.floor(knn + 0.5))
+            _explain_neighbours(nb, "severity", reasons.severity)
+        else:
+            level = 1
+            reasons.severity.append(Reason(source="rule", detail="no evidence → medium"))
+        if "leaving" in flags and level < 2:
+            level = 2
+            reasons.severity.append(Reason(source="rule", detail="says they will leave → high"))
+
+        repeated_in_text = "repeat" in flags
+        failures = recall.facts.earlier_failures if recall else []
+        if repeated_in_text:
+            phrase = next(h.phrase for h in hits if "repeat" in h.cue.flags)
+            reasons.severity.append(Reason(source="text", detail=f'repeated failure: "{phrase}"'))
+        if len(failures) >= 2:
+            for item in failures:
+                history_used.append(item.id)
+                reasons.severity.append(Reason(
+                    source="history", history_id=item.id,
+                    detail=f"earlier failure on {item.at.isoformat()}: {item.text[:80]}",
+                ))
+        if (repeated_in_text or len(failures) >= 2) and level < 2:
+            level += 1
+            reasons.severity.append(
+                Reason(source="rule", detail="repeated failure raises severity one level")
+            )
+        return _SEVERITY[level]
+
+    def _effort(
+        self,
+        hits: list[CueHit],
+        flags: set[str],
+        severity: str,
+        nb: Neighbours,
+        reasons: Reasons,
+    ) -> str:
+        cue_levels = [(hit, _EFFORT.index(hit.cue.effort)) for hit in hits if hit.cue.effort]
+        knn = nb.expected_level("effort", _EFFORT)
+        if cue_levels:
+            hit, level = max(cue_levels, key=lambda pair: pair[1])
+            reasons.effort.append(
+                Reason(source="text", detail=f'"{hit.phrase}" → fix is {_EFFORT[level]}')
+            )
+        elif knn is not None:
+            level = int(math.floor(knn + 0.5))
+            _explain_neighbours(nb, "effort", reasons.effort)
+        else:
+            level = 1
+            reasons.effort.append(Reason(source="rule", detail="no evidence → low"))
+        if severity == "critical" and flags & {"harm", "legal"} and level < 3:
+            level = 3
+            reasons.effort.append(
+                Reason(source="rule", detail="harm or legal exposure cannot be fully made good")
+            )
+        return _EFFORT[level]
+
+    def _potential(
+        self,
+        flags: set[str],
+        severity: str,
+        recall: Recall | None,
+        reasons: Reasons,
+        history_used: list[str],
+    ) -> str:
+        level = 2
+        if "repeat" in flags:
+            level -= 1
+            reasons.recovery_potential.append(
+                Reason(source="text", detail="says this happened before")
+            )
+        failures = recall.facts.earlier_failures if recall else []
+        if failures:
+            level -= 1
+            for item in failures:
+                if item.id not in history_used:
+                    history_used.append(item.id)
+            reasons.recovery_potential.append(Reason(
+                source="history", history_id=failures[0].id,
+                detail=f"{len(failures)} earlier failure(s) in the history window",
+            ))
+        if "negligence" in flags:
+            level -= 1
+            reasons.recovery_potential.append(
+                Reason(source="text", detail="believes it was preventable (broken promise)")
+            )
+        if severity == "high":
+            level -= 1
+            reasons.recovery_potential.append(Reason(source="rule", detail="severity is high"))
+        if severity == "critical":
+            level = 0
+            reasons.recovery_potential.append(Reason(source="rule", detail="severity is critical"))
+        if level == 2:
+            reasons.recovery_potential.append(
+                Reason(source="rule", detail="a first, not-too-severe failure")
+            )
+        return _POTENTIAL[max(0, level)]
+
+
+def _route(severity: str, effort: str, potential: str, reasons: Reasons) -> Route:
+    if severity == "critical" or (severity == "high" and effort == "high"):
+        reasons.route.append(Reason(source="rule", detail=f"severity {severity}, effort {effort}"))
+        return Route.escalate
+    if effort in {"trivial", "low"} and potential in {"high", "medium"}:
+        reasons.route.append(
+            Reason(source="rule", detail=f"effort {effort} and recovery potential {potential}")
+        )
+        return Route.quick_win
+    reasons.route.append(Reason(source="rule", detail="neither a quick win nor an escalation"))
+    return Route.standard
+
+
+def _explain_neighbours(nb: Neighbours, label: str, into: list[Reason]) -> None:
+    top = nb.top(label)
+    if top is None:
+        return
+    value, share = top
+    near = ", ".join(f"{ex.id} ({sim:.2f})" for ex, sim in nb.examples[:3])
+    into.append(Reason(
+        source="examples", detail=f"nearest labelled examples ({near}) vote {value} ({share:.0%})"
+    ))
+
+
+def _confidence(
+    hits: list[CueHit], nb: Neighbours, severity: str, effort: str, category: Category
+) -> float:
+    """How much the two kinds of evidence agree on the three main labels, 0..1."""
+    parts = []
+    for label, chosen, cue_value in (
+        ("severity", severity, [h.cue.severity for h in hits]),
+        ("effort", effort, [h.cue.effort for h in hits]),
+        ("category", category.value, [h.cue.category for h in hits]),
+    ):
+        knn_share = nb.votes.get(label, {}).get(chosen, 0.0)
+        cue_support = 1.0 if chosen in cue_value else 0.0
+        parts.append(0.6 * knn_share + 0.4 * cue_support)
+    return round(sum(parts) / len(parts), 3)

@@ -1,0 +1,17 @@
+"""A small error hierarchy; the API maps each class to one status code in one place."""
+
+
+class AssistantError(Exception):
+    """Base for every error the library raises on purpose."""
+
+
+class InvalidInput(AssistantError):
+    """The caller sent something we cannot use; the message says what to fix."""
+
+
+class NotFound(AssistantError):
+    """The thing asked for does not exist."""
+
+
+class Unavailable(AssistantError):
+    """A store or an outside service did not answer in time."""

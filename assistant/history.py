@@ -1,0 +1,216 @@
+"""Customer history in Chroma: what we know about each customer, recalled for a complaint.
+
+Every item belongs to exactly one customer. Every read filters on that customer id in the
+store itself, so one customer's history can never leak into another customer's reply.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import uuid
+from collections.abc import Iterable, Iterator
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import chromadb
+from chromadb.config import Settings as ChromaSettings
+from langchain_chroma import Chroma
+from pydantic import ValidationError
+
+from .embeddings import QueryPassageEmbeddings
+from .errors import InvalidInput, Unavailable
+from .language import detect
+from .models import (
+    CustomerFacts,
+    HistoryItem,
+    HistoryItemIn,
+    HistoryKind,
+    Recall,
+    RecalledItem,
+)
+from .settings import Settings
+
+_MAX_LISTED = 1_000
+
+
+def open_chroma_client(settings: Settings) -> chromadb.ClientAPI:
+    """The embedded, persistent Chroma client: one folder on disk, telemetry off."""
+    path = settings.resolved_chroma_path
+    path.mkdir(parents=True, exist_ok=True)
+    return chromadb.PersistentClient(
+        path=str(path), settings=ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+    )
+
+
+def _collection_name(base: str, embeddings: QueryPassageEmbeddings) -> str:
+    """Vectors of different models cannot share a collection; the name says which model."""
+    slug = "".join(c if c.isalnum() else "-" for c in embeddings.name.lower()).strip("-")
+    return f"{base}-{slug}"[:63]
+
+
+class HistoryStore:
+    def __init__(
+        self, settings: Settings, embeddings: QueryPassageEmbeddings, client: chromadb.ClientAPI
+    ) -> None:
+        self._settings = settings
+        self._vectors = Chroma(
+            collection_name=_collection_name(settings.collection, embeddings),
+            embedding_function=embeddings,
+            client=client,
+            collection_configuration={"hnsw": {"space": "cosine"}},
+        )
+
+    def add(self, customer_id: str, items: list[HistoryItemIn]) -> list[HistoryItem]:
+        """Store items for one customer; an item with an id it already has replaces it."""
+        if not items:
+            raise InvalidInput("no history items given; send one item or a non-empty list")
+        if len(items) > self._settings.max_batch_items:
+            raise InvalidInput(
+                f"{len(items)} items in one request; send at most "
+                f"{self._settings.max_batch_items} (RECOVERY_MAX_BATCH_ITEMS)"
+            )
+        stored = [
+            HistoryItem(
+                id=item.id or uuid.uuid4().hex[:12],
+                customer_id=customer_id,
+                kind=item.kind,
+                text=item.text,
+                at=item.at,
+                language=detect(item.text).code,
+            )
+            for item in items
+        ]
+        try:
+            self._vectors.add_texts(
+                texts=[item.text for item in stored],
+                metadatas=[_to_metadata(item) for item in stored],
+                ids=[_vector_id(item.customer_id, item.id) for item in stored],
+            )
+        except Exception as exc:  # chroma raises many types; all mean "not stored"
+            raise Unavailable(f"history store did not accept the items: {exc}") from exc
+        return stored
+
+    def list(self, customer_id: str) -> list[HistoryItem]:
+        """All items of one customer, newest first."""
+        try:
+            found = self._vectors.get(
+                where={"customer_id": customer_id},
+                limit=_MAX_LISTED,
+                include=["metadatas", "documents"],
+            )
+        except Exception as exc:
+            raise Unavailable(f"history store did not answer: {exc}") from exc
+        items = [
+            _from_metadata(meta, doc)
+            for meta, doc in zip(found["metadatas"], found["documents"], strict=True)
+        ]
+        return sorted(items, key=lambda item: (item.at, item.id), reverse=True)
+
+    def recall(self, customer_id: str, query_vector: list[float], today: date) -> Recall:
+        """The items most relevant to a complaint, of this customer only, plus derived facts."""
+        everything = self.list(customer_id)
+        if not everything:
+            return Recall(customer_id=customer_id)
+        try:
+            hits = self._vectors.similarity_search_by_vector_with_relevance_scores(
+                query_vector, k=min(self._settings.recall_k, len(everything)),
+                filter={"customer_id": customer_id},
+            )
+        except Exception as exc:
+            raise Unavailable(f"history store did not answer: {exc}") from exc
+        recalled = [
+            RecalledItem(
+                **_from_metadata(doc.metadata, doc.page_content).model_dump(),
+                relevance=round(max(0.0, 1.0 - distance), 4),
+            )
+            for doc, distance in hits
+        ]
+        return Recall(customer_id=customer_id, items=recalled, facts=derive_facts(
+            everything, today, self._settings.failure_window_days
+        ))
+
+
+def derive_facts(items: Iterable[HistoryItem], today: date, window_days: int) -> CustomerFacts:
+    """Earlier failures in the window, gestures already given, stated preferences."""
+    since = today - timedelta(days=window_days)
+    facts = CustomerFacts()
+    for item in items:
+        if item.kind is HistoryKind.ticket and since <= item.at <= today:
+            facts.earlier_failures.append(item)
+        elif item.kind is HistoryKind.gesture:
+            facts.gestures_given.append(item)
+        elif item.kind is HistoryKind.preference:
+            facts.preferences.append(item)
+    return facts
+
+
+def _vector_id(customer_id: str, item_id: str) -> str:
+    # Item ids are the caller's; two customers may both have an "h1".
+    return f"{customer_id}/{item_id}"
+
+
+def _to_metadata(item: HistoryItem) -> dict[str, Any]:
+    return {
+        "customer_id": item.customer_id,
+        "item_id": item.id,
+        "kind": item.kind.value,
+        "at": item.at.isoformat(),
+        "language": item.language or "",
+    }
+
+
+def _from_metadata(meta: Any, text: Any) -> HistoryItem:
+    return HistoryItem(
+        id=str(meta["item_id"]),
+        customer_id=str(meta["customer_id"]),
+        kind=HistoryKind(meta["kind"]),
+        text=str(text),
+        at=date.fromisoformat(str(meta["at"])),
+        language=str(meta.get("language") or "") or None,
+    )
+
+
+def read_history_file(path: Path) -> Iterator[tuple[str, HistoryItemIn]]:
+    """(customer_id, item) pairs from a JSONL or CSV file; a bad line fails with its number."""
+    if not path.is_file():
+        raise InvalidInput(f"no such file: {path}")
+    raw = path.read_bytes()
+    try:
+        content = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InvalidInput(f"{path} is not UTF-8 text (byte {exc.start})") from exc
+    suffix = path.suffix.lower()
+    if suffix == ".jsonl":
+        rows: Iterable[tuple[int, Any]] = _jsonl_rows(content, path)
+    elif suffix == ".csv":
+        rows = enumerate(csv.DictReader(io.StringIO(content)), start=2)
+    else:
+        raise InvalidInput(f"{path}: use a .jsonl or .csv file")
+    for line_no, row in rows:
+        yield _history_row(row, f"{path}:{line_no}")
+
+
+def _jsonl_rows(content: str, path: Path) -> Iterator[tuple[int, Any]]:
+    for line_no, line in enumerate(content.splitlines(), start=1):
+        if line.strip():
+            try:
+                yield line_no, json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise InvalidInput(f"{path}:{line_no}: not valid JSON ({exc.msg})") from exc
+
+
+def _history_row(row: Any, where: str) -> tuple[str, HistoryItemIn]:
+    if not isinstance(row, dict):
+        raise InvalidInput(f"{where}: expected an object with customer_id, kind, text, at")
+    fields = {k: v for k, v in row.items() if k and v not in (None, "")}
+    customer_id = str(fields.pop("customer_id", "")).strip()
+    if not customer_id:
+        raise InvalidInput(f"{where}: customer_id is missing")
+    try:
+        return customer_id, HistoryItemIn.model_validate(fields)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise InvalidInput(f"{where}: {problems}") from exc

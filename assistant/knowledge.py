@@ -1,0 +1,168 @@
+"""The knowledge folder: cues, phrase banks, gestures, policy, style rules and our own labelled
+examples. Loaded and validated once at start-up, so a broken file fails loudly, not mid-reply."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import tomllib
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field, ValidationError
+
+from .errors import AssistantError
+from .language import DRAFT_LANGUAGES
+from .models import Category, Effort, Severity
+
+Flag = str  # repeat | leaving | negligence | public | legal | harm
+FLAGS = frozenset({"repeat", "leaving", "negligence", "public", "legal", "harm"})
+
+
+class Cue(BaseModel):
+    pattern: str
+    category: Category | None = None
+    severity: Severity | None = None
+    effort: Effort | None = None
+    flags: list[Flag] = Field(default_factory=list)
+    failure: str | None = None
+
+    @cached_property
+    def regex(self) -> re.Pattern[str]:
+        return re.compile(self.pattern, re.IGNORECASE)
+
+
+class GestureOption(BaseModel):
+    kind: str
+    value: float
+    match: list[str]
+    name: dict[str, str]
+    generic: bool = False
+
+    @cached_property
+    def regex(self) -> re.Pattern[str] | None:
+        """A match word as a whole word or the end of a compound (jordgubbs*smoothie*)."""
+        if not self.match:
+            return None
+        words = "|".join(re.escape(word) for word in self.match)
+        return re.compile(rf"\b(\w*(?:{words}))\b", re.IGNORECASE)
+
+
+class Policy(BaseModel):
+    version: str
+    currency: str
+    caps: dict[Severity, float]
+    follow_up_days: dict[Effort, int]
+
+
+class StyleRules(BaseModel):
+    max_words: int
+    banned: dict[str, list[str]]
+    first_person: dict[str, list[str]]
+    money_words: dict[str, list[str]]
+    full_refund: dict[str, list[str]]
+    full_refund_min_cap: float
+
+
+class PhraseBank(BaseModel):
+    """Interchangeable wordings for each part of a reply, in one language."""
+
+    greeting: list[str]
+    apology: list[str]
+    ownership: list[str]
+    apology_critical: list[str]
+    fix_critical: list[str]
+    question_critical: list[str]
+    gesture_preference: list[str]
+    gesture_generic: list[str]
+    question: list[str]
+    follow_up: list[str]
+    signoff: list[str]
+    weekdays: list[str] = Field(min_length=7, max_length=7)
+    when: dict[Effort, list[str]]
+    fix: dict[Category, list[str]]
+    failure: dict[Category, list[str]]
+
+
+class Example(BaseModel):
+    id: str
+    text: str
+    language: str
+    labels: dict[str, str]
+
+
+@dataclass(frozen=True)
+class Knowledge:
+    cues: dict[str, list[Cue]]
+    gestures: list[GestureOption]
+    policy: Policy
+    style: StyleRules
+    phrases: dict[str, PhraseBank]
+    examples: list[Example]
+    fingerprint: str  # changes whenever any knowledge file changes
+
+    @property
+    def version(self) -> str:
+        return f"offline-{self.policy.version}-{self.fingerprint[:8]}"
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise AssistantError(f"cannot read knowledge file {path}: {exc}") from exc
+
+
+def load_knowledge(folder: Path) -> Knowledge:
+    """Read and validate every knowledge file; errors name the file and the field."""
+    files = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix in {".toml", ".jsonl"})
+    digest = hashlib.sha256()
+    for path in files:
+        if "demo" not in path.parts:
+            digest.update(path.name.encode() + path.read_bytes())
+    current = "?"
+    try:
+        current = "cues.toml"
+        cues = {
+            lang: [Cue.model_validate(c) for c in entries]
+            for lang, entries in _read_toml(folder / "cues.toml").items()
+        }
+        for entries in cues.values():
+            for cue in entries:
+                cue.regex  # noqa: B018 - compile now, fail now
+                unknown = set(cue.flags) - FLAGS
+                if unknown:
+                    raise AssistantError(f"cues.toml: unknown flags {sorted(unknown)}")
+        current = "gestures.toml"
+        gestures = [
+            GestureOption.model_validate(g) for g in _read_toml(folder / "gestures.toml")["gesture"]
+        ]
+        current = "policy.toml"
+        policy = Policy.model_validate(_read_toml(folder / "policy.toml"))
+        current = "style.toml"
+        style = StyleRules.model_validate(_read_toml(folder / "style.toml"))
+        phrases = {}
+        for lang in sorted(DRAFT_LANGUAGES):
+            current = f"phrases/{lang}.toml"
+            bank = _read_toml(folder / "phrases" / f"{lang}.toml")
+            phrases[lang] = PhraseBank.model_validate(bank)
+        current = "examples.jsonl"
+        examples = [
+            Example.model_validate(json.loads(line))
+            for line in (folder / "examples.jsonl").read_text(encoding="utf-8").splitlines()
+            if line.strip()
+        ]
+    except (ValidationError, KeyError, OSError, json.JSONDecodeError) as exc:
+        raise AssistantError(f"knowledge file {folder / current} is invalid: {exc}") from exc
+    return Knowledge(
+        cues=cues,
+        gestures=gestures,
+        policy=policy,
+        style=style,
+        phrases=phrases,
+        examples=examples,
+        fingerprint=digest.hexdigest(),
+    )

@@ -1,0 +1,66 @@
+"""Which language the customer wrote in: lingua's offline n-gram models, good on two-line texts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from threading import Lock
+
+from lingua import Language, LanguageDetector, LanguageDetectorBuilder
+
+# The languages the detector chooses among. Fewer candidates = faster and fewer confusions;
+# Nordic neighbours are all in so that da / nb / sv are told apart, not guessed.
+_DETECTABLE: dict[str, Language] = {
+    "en": Language.ENGLISH,
+    "sv": Language.SWEDISH,
+    "da": Language.DANISH,
+    "nb": Language.BOKMAL,
+    "nn": Language.NYNORSK,
+    "de": Language.GERMAN,
+    "fi": Language.FINNISH,
+    "nl": Language.DUTCH,
+    "fr": Language.FRENCH,
+    "es": Language.SPANISH,
+    "it": Language.ITALIAN,
+    "pt": Language.PORTUGUESE,
+    "pl": Language.POLISH,
+}
+SUPPORTED_LANGUAGES = frozenset(_DETECTABLE)
+DRAFT_LANGUAGES = frozenset({"en", "sv", "da", "nb", "de"})
+_ALIASES = {"no": "nb", "nob": "nb", "nno": "nn", "eng": "en", "swe": "sv", "dan": "da",
+            "deu": "de", "ger": "de"}
+_BY_LINGUA = {lang: code for code, lang in _DETECTABLE.items()}
+_lock = Lock()
+
+
+def normalise_language_code(code: str) -> str | None:
+    """'SV', 'sv-SE', 'no' → 'sv', 'sv', 'nb'; None when we do not know the language."""
+    base = code.strip().lower().replace("_", "-").split("-")[0]
+    base = _ALIASES.get(base, base)
+    return base if base in SUPPORTED_LANGUAGES else None
+
+
+@dataclass(frozen=True)
+class Detection:
+    code: str
+    confidence: float
+
+
+@lru_cache(maxsize=1)
+def _detector() -> LanguageDetector:
+    return LanguageDetectorBuilder.from_languages(*_DETECTABLE.values()).build()
+
+
+def warm_up() -> None:
+    """Load the models now rather than on the first request."""
+    detect("warm up the detector")
+
+
+def detect(text: str, default: str = "en") -> Detection:
+    """The most likely language and lingua's confidence in it; `default` when text has none."""
+    with _lock:
+        values = _detector().compute_language_confidence_values(text[:2_000])
+    if not values:
+        return Detection(default, 0.0)
+    best = values[0]
+    return Detection(_BY_LINGUA[best.language], float(best.value))

@@ -1,0 +1,226 @@
+"""The pydantic contract shared by the library, the API, the CLI and the eval files."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+from .language import SUPPORTED_LANGUAGES, normalise_language_code
+
+
+class Severity(StrEnum):
+    low = "low"
+    medium = "medium"
+    high = "high"
+    critical = "critical"
+
+
+class Effort(StrEnum):
+    trivial = "trivial"
+    low = "low"
+    medium = "medium"
+    high = "high"
+
+
+class RecoveryPotential(StrEnum):
+    low = "low"
+    medium = "medium"
+    high = "high"
+
+
+class Category(StrEnum):
+    delivery = "delivery"
+    billing = "billing"
+    product_quality = "product_quality"
+    service_behaviour = "service_behaviour"
+    outage_or_bug = "outage_or_bug"
+    account_access = "account_access"
+    plan_or_policy = "plan_or_policy"
+    safety_or_health = "safety_or_health"
+    other = "other"
+
+
+class Route(StrEnum):
+    quick_win = "quick_win"
+    escalate = "escalate"
+    standard = "standard"
+
+
+class HistoryKind(StrEnum):
+    preference = "preference"
+    order = "order"
+    ticket = "ticket"
+    gesture = "gesture"
+    note = "note"
+
+
+ORDINAL_LABELS: dict[str, list[str]] = {
+    "severity": [s.value for s in Severity],
+    "effort": [e.value for e in Effort],
+    "recovery_potential": [r.value for r in RecoveryPotential],
+}
+
+CustomerId = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=128, pattern=r"^[\w.@:+-]+$"),
+]
+NonBlank = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+_ID_PATTERN = re.compile(r"^[\w.:-]{1,128}$")
+
+
+def _check_language(code: str | None) -> str | None:
+    if code is None:
+        return None
+    normalised = normalise_language_code(code)
+    if normalised is None:
+        supported = ", ".join(sorted(SUPPORTED_LANGUAGES))
+        raise ValueError(f"unknown language code {code!r}; use an ISO 639-1 code: {supported}")
+    return normalised
+
+
+class HistoryItemIn(BaseModel):
+    """One thing we know about a customer, as it is ingested."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: HistoryKind
+    text: NonBlank = Field(max_length=4_000)
+    at: date = Field(description="When it happened (ISO date).")
+    id: str | None = Field(None, description="Your id for the item; one is made if absent.")
+
+    @field_validator("id")
+    @classmethod
+    def _id_shape(cls, value: str | None) -> str | None:
+        if value is not None and not _ID_PATTERN.match(value):
+            raise ValueError("id must be 1-128 letters, digits, '.', ':', '_' or '-'")
+        return value
+
+
+class HistoryItem(BaseModel):
+    """A stored history item: always tied to exactly one customer."""
+
+    id: str
+    customer_id: str
+    kind: HistoryKind
+    text: str
+    at: date
+    language: str | None = None
+
+
+class RecalledItem(HistoryItem):
+    relevance: float = Field(description="Cosine similarity to the complaint, 0..1.")
+
+
+class CustomerFacts(BaseModel):
+    """What the history tells us beyond similarity: the facts the rubric and the reply use."""
+
+    earlier_failures: list[HistoryItem] = Field(
+        default_factory=list, description="Tickets in the failure window before this complaint."
+    )
+    gestures_given: list[HistoryItem] = Field(default_factory=list)
+    preferences: list[HistoryItem] = Field(default_factory=list)
+
+
+class Recall(BaseModel):
+    customer_id: str
+    items: list[RecalledItem] = Field(default_factory=list)
+    facts: CustomerFacts = Field(default_factory=CustomerFacts)
+
+
+class ComplaintIn(BaseModel):
+    """A complaint as it comes in."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    text: NonBlank = Field(description="The customer's own words.")
+    customer_id: CustomerId | None = None
+    language: str | None = Field(None, description="ISO 639-1; detected when absent.")
+
+    _normalise_language = field_validator("language")(_check_language)
+
+
+class DraftRequest(ComplaintIn):
+    signer: Annotated[str, StringConstraints(strip_whitespace=True, max_length=80)] | None = Field(
+        None, description="Who signs the reply, e.g. 'Tyler, CEO'."
+    )
+
+
+class Reason(BaseModel):
+    """Why a label came out as it did: a phrase from the text, a history fact, or a rule."""
+
+    source: Literal["text", "history", "rule", "examples", "input"]
+    detail: str
+    history_id: str | None = None
+
+
+class Reasons(BaseModel):
+    severity: list[Reason] = Field(default_factory=list)
+    effort: list[Reason] = Field(default_factory=list)
+    recovery_potential: list[Reason] = Field(default_factory=list)
+    category: list[Reason] = Field(default_factory=list)
+    language: list[Reason] = Field(default_factory=list)
+    route: list[Reason] = Field(default_factory=list)
+
+
+class EngineInfo(BaseModel):
+    engine: str
+    model: str
+    prompt_version: str
+
+
+class Classification(EngineInfo):
+    severity: Severity
+    effort: Effort
+    recovery_potential: RecoveryPotential
+    category: Category
+    language: str
+    route: Route
+    confidence: float = Field(ge=0, le=1)
+    reasons: Reasons
+    history_used: list[str] = Field(default_factory=list)
+
+
+class Usage(BaseModel):
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+
+
+class Gesture(BaseModel):
+    kind: str
+    text: str = Field(description="The gesture as the reply words it.")
+    value: float = Field(description="Estimated value in the policy currency.")
+    currency: str
+    based_on: str | None = Field(None, description="History item id of the preference it uses.")
+    reason: str
+
+
+class FollowUp(BaseModel):
+    in_days: int
+    due: date
+
+
+class CheckResult(BaseModel):
+    passed: bool
+    detail: str
+
+
+class Draft(EngineInfo):
+    id: str
+    status: Literal["pending_review"] = "pending_review"
+    created_at: datetime
+    customer_id: str | None
+    complaint: str
+    language: str
+    signer: str | None
+    classification: Classification
+    reply: str
+    gesture: Gesture | None
+    follow_up: FollowUp | None
+    history_used: list[str]
+    checks: dict[str, CheckResult]
+    usage: Usage = Field(default_factory=Usage)

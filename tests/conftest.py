@@ -1,0 +1,42 @@
+"""Shared fixtures: real Chroma in a temp folder, real e5 embeddings (loaded once)."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from assistant.classify import ExampleIndex, OfflineClassifier
+from assistant.embeddings import E5Embeddings
+from assistant.history import HistoryStore, open_chroma_client
+from assistant.knowledge import load_knowledge
+from assistant.settings import REPO_ROOT, Settings
+
+TODAY = date(2026, 11, 23)
+
+
+@pytest.fixture(scope="session")
+def embeddings() -> E5Embeddings:
+    return E5Embeddings()
+
+
+@pytest.fixture(scope="session")
+def knowledge():
+    return load_knowledge(REPO_ROOT / "knowledge")
+
+
+@pytest.fixture()
+def settings(tmp_path: Path) -> Settings:
+    return Settings(data_dir=tmp_path)
+
+
+@pytest.fixture()
+def history(settings: Settings, embeddings: E5Embeddings) -> HistoryStore:
+    return HistoryStore(settings, embeddings, open_chroma_client(settings))
+
+
+@pytest.fixture(scope="session")
+def classifier(knowledge, embeddings, tmp_path_factory) -> OfflineClassifier:
+    index = ExampleIndex(knowledge.examples, embeddings, tmp_path_factory.mktemp("cache"))
+    return OfflineClassifier(knowledge, index)

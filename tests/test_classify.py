@@ -1,0 +1,69 @@
+from datetime import date
+
+import numpy as np
+import pytest
+
+from assistant.models import CustomerFacts, HistoryItem, HistoryKind, Recall
+from tests.conftest import TODAY
+
+
+def classify(classifier, embeddings, text, recall=None, language=None):
+    vector = np.asarray(embeddings.embed_query(text), dtype=np.float32)
+    return classifier.classify(text, vector, TODAY, language=language, recall=recall)
+
+
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [
+        ("Maten var kall och servitören var otrevlig.", "sv"),
+        ("Maden var kold og tjeneren var uhøflig.", "da"),
+        ("Jeg har ventet i to uker på pakken.", "nb"),
+        ("Das Essen war kalt.", "de"),
+        ("My order never arrived.", "en"),
+    ],
+)
+def test_detects_language_on_short_texts(classifier, embeddings, text, language):
+    assert classify(classifier, embeddings, text).language == language
+
+
+def test_food_poisoning_is_critical_and_escalated(classifier, embeddings):
+    result = classify(classifier, embeddings,
+                      "We all got food poisoning after dinner at your place on Friday.")
+    assert (result.severity, result.route, result.category) == (
+        "critical", "escalate", "safety_or_health")
+    assert result.recovery_potential == "low"
+    assert any("food poisoning" in r.detail for r in result.reasons.severity)
+
+
+def test_missing_cheese_is_a_low_quick_win(classifier, embeddings):
+    result = classify(classifier, embeddings,
+                      "Fick min sallad utan blåmögelost, lite tråkigt bara.")
+    assert result.severity == "low"
+    assert result.effort == "trivial"
+    assert result.route == "quick_win"
+    assert result.reasons.severity and result.reasons.effort and result.reasons.route
+
+
+def test_earlier_failures_in_history_raise_severity_and_lower_potential(classifier, embeddings):
+    text = "My parcel is a few days late."
+    alone = classify(classifier, embeddings, text)
+    failures = [
+        HistoryItem(id=f"t{i}", customer_id="c1", kind=HistoryKind.ticket,
+                    text="Late delivery", at=date(2026, m, 1))
+        for i, m in ((1, 6), (2, 9))
+    ]
+    recall = Recall(customer_id="c1", facts=CustomerFacts(earlier_failures=failures))
+    with_history = classify(classifier, embeddings, text, recall=recall)
+    order = ["low", "medium", "high", "critical"]
+    assert order.index(with_history.severity) == order.index(alone.severity) + 1
+    potential = ["low", "medium", "high"]
+    assert potential.index(with_history.recovery_potential) < potential.index(
+        alone.recovery_potential)
+    assert {"t1", "t2"} <= set(with_history.history_used)
+    assert any(r.source == "history" for r in with_history.reasons.severity)
+
+
+def test_only_valid_labels_and_engine_info(classifier, embeddings):
+    result = classify(classifier, embeddings, "asdf qwerty")
+    assert result.engine == "offline" and result.prompt_version.startswith("offline-")
+    assert 0 <= result.confidence <= 1
