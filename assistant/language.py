@@ -31,6 +31,11 @@ _ALIASES = {"no": "nb", "nob": "nb", "nno": "nn", "eng": "en", "swe": "sv", "dan
             "deu": "de", "ger": "de"}
 _BY_LINGUA = {lang: code for code, lang in _DETECTABLE.items()}
 _lock = Lock()
+# Danish and Bokmål share most words; these differ in spelling and settle a close call.
+_NB_MARKERS = frozenset({"dere", "meg", "deg", "seg", "noe", "hva", "ble", "etter", "fikk",
+                         "kjøpt", "ingenting", "hvorfor", "bestilling", "uker", "penger"})
+_DA_MARKERS = frozenset({"jer", "mig", "dig", "sig", "noget", "hvad", "blev", "efter", "fik",
+                         "købt", "intet", "hvorfor", "bestilling", "uger", "penge"})
 
 
 def normalise_language_code(code: str) -> str | None:
@@ -63,4 +68,10 @@ def detect(text: str, default: str = "en") -> Detection:
     if not values:
         return Detection(default, 0.0)
     best = values[0]
-    return Detection(_BY_LINGUA[best.language], float(best.value))
+    code = _BY_LINGUA[best.language]
+    if code in {"da", "nb"} and len(values) > 1 and _BY_LINGUA[values[1].language] in {"da", "nb"}:
+        words = set(text.lower().split())
+        nb, da = len(words & (_NB_MARKERS - _DA_MARKERS)), len(words & (_DA_MARKERS - _NB_MARKERS))
+        if nb != da:
+            code = "nb" if nb > da else "da"
+    return Detection(code, float(best.value))

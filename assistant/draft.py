@@ -1,0 +1,154 @@
+"""The offline drafter: a short recovery reply from the phrase bank and the customer's history.
+
+Wording varies between complaints (each part is picked from interchangeable phrasings by a hash
+of the complaint), yet the same complaint always gets the same draft: deterministic.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import uuid
+from datetime import UTC, date, datetime, timedelta
+
+from .classify import find_cues
+from .errors import InvalidInput
+from .knowledge import GestureOption, Knowledge
+from .language import DRAFT_LANGUAGES
+from .models import Classification, Draft, FollowUp, Gesture, HistoryItem, Recall, Severity
+from .style import run_checks
+
+_SEVERITY_ORDER = ["low", "medium", "high", "critical"]
+_LEAD_WORDS = {"a", "an", "the", "my", "his", "her", "ordered", "orders", "order", "likes",
+               "loves", "prefers", "en", "ett", "et", "ein", "eine", "min", "mit", "mein"}
+
+
+def _pick(options: list[str], text: str, part: str) -> str:
+    digest = hashlib.sha256(f"{part}\n{text}".encode()).digest()
+    return options[int.from_bytes(digest[:4], "big") % len(options)]
+
+
+def choose_gesture(
+    knowledge: Knowledge, recall: Recall | None, severity: Severity, language: str,
+    today: date, cooldown_days: int,
+) -> tuple[Gesture | None, list[str]]:
+    """A gesture from the customer's own preferences within the cap, never one given recently.
+
+    Returns the gesture and the ids of the history items that shaped the choice."""
+    cap = knowledge.policy.caps[severity]
+    used: list[str] = []
+    recent = _recently_given(knowledge.gestures, recall, today, cooldown_days, used)
+    allowed = [g for g in knowledge.gestures if g.value <= cap and g.kind not in recent]
+    currency = knowledge.policy.currency
+    if not allowed:
+        return None, used
+    for pref in (recall.facts.preferences if recall else []):
+        for option in allowed:
+            match = option.regex.search(pref.text) if option.regex else None
+            if match:
+                used.append(pref.id)
+                return Gesture(
+                    kind=option.kind, text=option.name[language], value=option.value,
+                    currency=currency, based_on=pref.id,
+                    reason=f"preference {pref.id} ({pref.at}): {pref.text[:80]}",
+                ), used
+    generic = max((g for g in allowed if g.generic), key=lambda g: g.value, default=None)
+    if generic is None:
+        return None, used
+    return Gesture(
+        kind=generic.kind, text=generic.name[language], value=generic.value, currency=currency,
+        reason=f"no preference fits; the largest generic gesture within the cap of {cap:g}",
+    ), used
+
+
+def _recently_given(
+    options: list[GestureOption], recall: Recall | None, today: date, cooldown_days: int,
+    used: list[str],
+) -> set[str]:
+    since = today - timedelta(days=cooldown_days)
+    kinds: set[str] = set()
+    for given in (recall.facts.gestures_given if recall else []):
+        if given.at < since:
+            continue
+        for option in options:
+            if (option.regex and option.regex.search(given.text)) or option.kind in given.text:
+                kinds.add(option.kind)
+                used.append(given.id)
+    return kinds
+
+
+def _preference_detail(pref: HistoryItem, option: GestureOption, language: str) -> str:
+    """'Ordered a strawberry smoothie twice' → 'strawberry smoothie' (same language only)."""
+    if pref.language != language or option.regex is None:
+        return re.sub(r"^(a|an|en|ett|et|ein|eine|einen)\s+", "", option.name[language])
+    match = option.regex.search(pref.text)
+    assert match is not None
+    before = pref.text[: match.start()].split()
+    word = match.group(1)
+    if before and word.lower() in option.match and before[-1].lower() not in _LEAD_WORDS:
+        return f"{before[-1]} {word}"
+    return word
+
+
+def compose(
+    text: str, classification: Classification, recall: Recall | None, knowledge: Knowledge,
+    today: date, cooldown_days: int, signer: str | None = None,
+) -> Draft:
+    language = classification.language
+    if language not in DRAFT_LANGUAGES:
+        raise InvalidInput(
+            f"the complaint reads as {language!r}; replies are written in "
+            f"{', '.join(sorted(DRAFT_LANGUAGES))}: pass one of them as 'language'"
+        )
+    bank = knowledge.phrases[language]
+    severity, effort, category = (
+        classification.severity, classification.effort, classification.category)
+    hits = [h for h in find_cues(text, language, knowledge) if h.cue.failure]
+    hits.sort(key=lambda h: _SEVERITY_ORDER.index(h.cue.severity or "low"), reverse=True)
+    failure = hits[0].cue.failure if hits else _pick(bank.failure[category], text, "failure")
+
+    parts = [_pick(bank.greeting, text, "greeting")]
+    gesture: Gesture | None = None
+    used: list[str] = list(classification.history_used)
+    if severity is Severity.critical:
+        parts += [_pick(bank.apology_critical, text, "apology").format(failure=failure),
+                  _pick(bank.fix_critical, text, "fix"),
+                  _pick(bank.question_critical, text, "question")]
+    else:
+        when = _pick(bank.when[effort], text, "when")
+        parts += [_pick(bank.apology, text, "apology").format(failure=failure),
+                  _pick(bank.ownership, text, "ownership"),
+                  _pick(bank.fix[category], text, "fix").format(when=when) + "."]
+        gesture, gesture_used = choose_gesture(
+            knowledge, recall, severity, language, today, cooldown_days)
+        used += gesture_used
+        if gesture and gesture.based_on and recall:
+            pref = next(p for p in recall.facts.preferences if p.id == gesture.based_on)
+            option = next(g for g in knowledge.gestures if g.kind == gesture.kind)
+            line = _pick(bank.gesture_preference, text, "gesture").format(
+                gesture=gesture.text, detail=_preference_detail(pref, option, language))
+            parts.append(line)
+        elif gesture:
+            parts.append(_pick(bank.gesture_generic, text, "gesture").format(gesture=gesture.text))
+        parts.append(_pick(bank.question, text, "question"))
+    follow_up = None
+    days = knowledge.policy.follow_up_days.get(effort)
+    if days:
+        due = today + timedelta(days=days)
+        follow_up = FollowUp(in_days=days, due=due)
+        parts.append(_pick(bank.follow_up, text, "follow_up").format(
+            day=bank.weekdays[due.weekday()]))
+    reply = " ".join(parts[1:])
+    reply = f"{parts[0]}\n\n{reply}"
+    if signer:
+        reply += "\n\n" + _pick(bank.signoff, text, "signoff").format(signer=signer)
+    checks = run_checks(reply, language, severity, gesture, knowledge)
+    return Draft(
+        id=uuid.uuid4().hex, created_at=datetime.now(UTC), customer_id=(
+            recall.customer_id if recall else None),
+        complaint=text, language=language, signer=signer, classification=classification,
+        reply=reply, gesture=gesture, follow_up=follow_up,
+        history_used=list(dict.fromkeys(used)), checks=checks,
+        engine=classification.engine, model=classification.model,
+        prompt_version=classification.prompt_version,
+    )

@@ -1,0 +1,89 @@
+"""The Assistant: one object that classifies, recalls and drafts; the API and CLI wrap it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+
+import numpy as np
+
+from .classify import ExampleIndex, OfflineClassifier
+from .draft import compose
+from .embeddings import make_embeddings
+from .errors import InvalidInput
+from .history import HistoryStore, open_chroma_client
+from .knowledge import load_knowledge
+from .language import warm_up
+from .models import (
+    Classification,
+    ComplaintIn,
+    Draft,
+    DraftRequest,
+    HistoryItem,
+    HistoryItemIn,
+    Recall,
+)
+from .settings import Settings
+
+
+class Assistant:
+    """Build once per process (clients, models, knowledge), then call from any thread."""
+
+    def __init__(self, settings: Settings, today: Callable[[], date] = date.today) -> None:
+        self.settings = settings
+        self._today = today
+        self.knowledge = load_knowledge(settings.knowledge_dir)
+        self.embeddings = make_embeddings(settings)
+        self.history = HistoryStore(settings, self.embeddings, open_chroma_client(settings))
+        index = ExampleIndex(
+            self.knowledge.examples, self.embeddings, settings.data_dir / "cache"
+        )
+        self.classifier = OfflineClassifier(self.knowledge, index)
+        warm_up()
+
+    def _check(self, complaint: ComplaintIn) -> None:
+        if len(complaint.text) > self.settings.max_text_chars:
+            raise InvalidInput(
+                f"text is {len(complaint.text)} characters; the limit is "
+                f"{self.settings.max_text_chars} (RECOVERY_MAX_TEXT_CHARS)"
+            )
+
+    def _understand(self, complaint: ComplaintIn) -> tuple[Classification, Recall | None]:
+        self._check(complaint)
+        vector = self.embeddings.embed_queries([complaint.text])[0]
+        return self._classify_vector(complaint, vector)
+
+    def _classify_vector(
+        self, complaint: ComplaintIn, vector: np.ndarray
+    ) -> tuple[Classification, Recall | None]:
+        today = self._today()
+        recall = None
+        if complaint.customer_id:
+            recall = self.history.recall(complaint.customer_id, vector.tolist(), today)
+        result = self.classifier.classify(
+            complaint.text, vector, today, language=complaint.language, recall=recall
+        )
+        return result, recall
+
+    def classify(self, complaint: ComplaintIn) -> Classification:
+        return self._understand(complaint)[0]
+
+    def classify_many(self, complaints: list[ComplaintIn]) -> list[Classification]:
+        """Embeds the whole batch at once: the fast path for evals and triage."""
+        for complaint in complaints:
+            self._check(complaint)
+        vectors = self.embeddings.embed_queries([c.text for c in complaints])
+        return [self._classify_vector(c, v)[0] for c, v in zip(complaints, vectors, strict=True)]
+
+    def draft(self, request: DraftRequest) -> Draft:
+        classification, recall = self._understand(request)
+        return compose(
+            request.text, classification, recall, self.knowledge, self._today(),
+            self.settings.gesture_cooldown_days, signer=request.signer,
+        )
+
+    def add_history(self, customer_id: str, items: list[HistoryItemIn]) -> list[HistoryItem]:
+        return self.history.add(customer_id, items)
+
+    def list_history(self, customer_id: str) -> list[HistoryItem]:
+        return self.history.list(customer_id)

@@ -1,0 +1,67 @@
+from datetime import date
+
+import pytest
+
+from assistant.errors import InvalidInput
+from assistant.history import read_history_file
+from assistant.models import ComplaintIn, DraftRequest, HistoryItemIn
+from assistant.service import Assistant
+from assistant.settings import REPO_ROOT
+from tests.conftest import TODAY
+
+
+@pytest.fixture()
+def assistant(settings):
+    a = Assistant(settings, today=lambda: TODAY)
+    rows = list(read_history_file(REPO_ROOT / "knowledge/demo/history.jsonl"))
+    for customer in {c for c, _ in rows}:
+        a.add_history(customer, [i for c, i in rows if c == customer])
+    return a
+
+
+def test_hotel_guest_gets_the_smoothie(assistant):
+    draft = assistant.draft(DraftRequest(
+        text="I ordered the Cobb salad to room 214 and it came without the blue cheese.",
+        customer_id="guest-214", signer="Maria, front office"))
+    assert "smoothie" in draft.reply.lower()
+    assert draft.gesture and draft.gesture.based_on in {"p1", "p2"}
+    assert draft.gesture.based_on in draft.history_used
+    assert all(c.passed for c in draft.checks.values()), draft.checks
+    assert draft.reply.rstrip().endswith("Maria, front office")
+
+
+@pytest.mark.parametrize(("text", "lang"), [
+    ("Paketet har inte kommit trots att det skulle komma i tisdags.", "sv"),
+    ("Pakken er ikke kommet, og ingen svarer på mine mails.", "da"),
+    ("Dere har trukket meg to ganger for samme bestilling.", "nb"),
+    ("Die App stürzt bei jedem Start ab.", "de"),
+    ("You charged my card twice for one order.", "en"),
+])
+def test_replies_in_the_customers_language_and_pass_the_checks(assistant, text, lang):
+    draft = assistant.draft(DraftRequest(text=text))
+    assert draft.language == lang
+    failed = {k: c.detail for k, c in draft.checks.items() if not c.passed}
+    assert not failed, (draft.reply, failed)
+
+
+def test_recent_gesture_is_not_repeated_and_critical_gets_none(assistant):
+    assistant.add_history("c5", [
+        HistoryItemIn(kind="preference", text="Loves a latte", at=date(2026, 1, 1)),
+        HistoryItemIn(kind="gesture", text="Free latte for the cold meal", at=date(2026, 11, 1)),
+    ])
+    draft = assistant.draft(DraftRequest(text="My pizza came cold.", customer_id="c5"))
+    assert draft.gesture is None or draft.gesture.kind != "coffee"
+    critical = assistant.draft(DraftRequest(text="We got food poisoning from your buffet."))
+    assert critical.gesture is None and critical.classification.route == "escalate"
+
+
+def test_wording_varies_between_complaints(assistant):
+    texts = [f"My order #{n} arrived two days late." for n in range(8)]
+    openings = {assistant.draft(DraftRequest(text=t)).reply.split("\n")[2] for t in texts}
+    assert len(openings) > 1
+
+
+def test_unsupported_draft_language_is_a_clear_error(assistant):
+    with pytest.raises(InvalidInput, match="replies are written in"):
+        assistant.draft(DraftRequest(text="Ma commande n'est jamais arrivée.", language="fr"))
+    assert assistant.classify(ComplaintIn(text="Ma commande n'est jamais arrivée.")).language == "fr"
