@@ -12,8 +12,12 @@ $(BIN)/recovery: pyproject.toml
 
 install: $(BIN)/recovery
 
+run: install
+	$(BIN)/recovery ingest knowledge/demo/history.jsonl
+	$(BIN)/recovery serve
+
 test: install
 	$(BIN)/ruff check .
 	$(BIN)/pytest -q
 
-.PHONY: install test
+.PHONY: install run test

@@ -1,0 +1,114 @@
+"""`recovery`: the command line. Thin: every command calls the Assistant."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from pydantic import ValidationError
+
+from .errors import AssistantError
+from .history import read_history_file
+from .models import ComplaintIn, DraftRequest, HistoryItemIn
+from .service import Assistant
+from .settings import get_settings
+
+app = typer.Typer(help="Recovery assistant: judge complaints, recall customers, draft replies.",
+                  no_args_is_help=True)
+
+TextArg = Annotated[str, typer.Argument(help="The complaint text; '-' reads standard input.")]
+CustomerOpt = Annotated[str | None, typer.Option("--customer", "-c", help="Customer id.")]
+LanguageOpt = Annotated[str | None, typer.Option("--language", "-l", help="ISO 639-1 code.")]
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code=2)
+
+
+def _text(value: str) -> str:
+    return sys.stdin.read() if value == "-" else value
+
+
+@app.command()
+def classify(text: TextArg, customer: CustomerOpt = None, language: LanguageOpt = None) -> None:
+    """Severity, effort, recovery potential, category, route, with reasons (JSON)."""
+    try:
+        complaint = ComplaintIn(text=_text(text), customer_id=customer, language=language)
+        typer.echo(Assistant(get_settings()).classify(complaint).model_dump_json(indent=2))
+    except (ValidationError, AssistantError) as exc:
+        raise _fail(str(exc)) from exc
+
+
+@app.command()
+def draft(
+    text: TextArg,
+    customer: CustomerOpt = None,
+    language: LanguageOpt = None,
+    signer: Annotated[str | None, typer.Option(help="Who signs, e.g. 'Tyler, CEO'.")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="The whole draft as JSON.")] = False,
+) -> None:
+    """Draft a reply for review: the text, then the gesture, checks and history used."""
+    try:
+        request = DraftRequest(
+            text=_text(text), customer_id=customer, language=language, signer=signer
+        )
+        result = Assistant(get_settings()).draft(request)
+    except (ValidationError, AssistantError) as exc:
+        raise _fail(str(exc)) from exc
+    if json_out:
+        typer.echo(result.model_dump_json(indent=2))
+        return
+    c = result.classification
+    typer.echo(result.reply + "\n")
+    typer.echo(f"-- {c.severity.value} severity, {c.effort.value} effort, route {c.route.value}")
+    if result.gesture:
+        typer.echo(f"-- gesture: {result.gesture.text} ({result.gesture.reason})")
+    typer.echo(f"-- history used: {', '.join(result.history_used) or 'none'}")
+    failed = [k for k, v in result.checks.items() if not v.passed]
+    typer.echo(f"-- checks: {'all passed' if not failed else 'FAILED ' + ', '.join(failed)}")
+
+
+@app.command()
+def ingest(
+    file: Annotated[Path | None, typer.Argument(help="JSONL or CSV with customer_id, kind, "
+                                                "text, at (and optional id).")] = None,
+    customer: CustomerOpt = None,
+    kind: Annotated[str | None, typer.Option(help="With --customer: one item's kind.")] = None,
+    text: Annotated[str | None, typer.Option(help="With --customer: one item's text.")] = None,
+    at: Annotated[str | None, typer.Option(help="With --customer: one item's date.")] = None,
+) -> None:
+    """Add customer history from a file, or one item with --customer/--kind/--text/--at."""
+    try:
+        if file is not None:
+            rows = list(read_history_file(file))
+        elif customer and kind and text and at:
+            rows = [(customer, HistoryItemIn.model_validate(
+                {"kind": kind, "text": text, "at": at}))]
+        else:
+            raise AssistantError("give a FILE, or --customer, --kind, --text and --at")
+        assistant = Assistant(get_settings())
+        by_customer: dict[str, list[HistoryItemIn]] = {}
+        for customer_id, item in rows:
+            by_customer.setdefault(customer_id, []).append(item)
+        for customer_id, items in by_customer.items():
+            assistant.add_history(customer_id, items)
+    except (ValidationError, AssistantError) as exc:
+        raise _fail(str(exc)) from exc
+    typer.echo(f"stored {len(rows)} item(s) for {len(by_customer)} customer(s)")
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Default RECOVERY_HOST.")] = None,
+    port: Annotated[int | None, typer.Option(help="Default RECOVERY_PORT.")] = None,
+) -> None:
+    """Run the HTTP API (OpenAPI docs at /docs)."""
+    import uvicorn
+
+    from api.app import create_app
+
+    settings = get_settings()
+    uvicorn.run(create_app(settings), host=host or settings.host, port=port or settings.port)
