@@ -112,3 +112,22 @@ def serve(
 
     settings = get_settings()
     uvicorn.run(create_app(settings), host=host or settings.host, port=port or settings.port)
+
+
+@app.command("eval")
+def eval_(
+    file: Annotated[Path, typer.Argument(help="Labelled JSONL (see PRODUCT.md).")],
+    json_path: Annotated[Path, typer.Option("--json", help="Where to write the metrics.")],
+) -> None:
+    """Score the engine on a labelled set; writes the metrics JSON of PRODUCT.md."""
+    from .evals import read_eval_file, run_eval, write_json
+
+    try:
+        report = run_eval(Assistant(get_settings()), read_eval_file(file))
+    except AssistantError as exc:
+        raise _fail(str(exc)) from exc
+    write_json(report, json_path)
+    for label, metrics in report["labels"].items():
+        kappa = metrics.get("quadratic_kappa")
+        extra = f", qwk {kappa:.3f}" if kappa is not None else ""
+        typer.echo(f"{label}: accuracy {metrics['accuracy']:.3f}{extra} (n={metrics['n']})")
