@@ -146,7 +146,7 @@ class OfflineClassifier:
         severity = self._severity(hits, flags, neighbours, recall, reasons, history_used)
         effort = self._effort(hits, flags, severity, neighbours, reasons)
         potential = self._potential(flags, severity, recall, reasons, history_used)
-        route = _route(severity, effort, potential, reasons)
+        route = decide_route(severity, effort, potential, reasons)
         confidence = _confidence(hits, neighbours, severity, effort, category)
         return Classification(
             severity=Severity(severity),
@@ -300,7 +300,7 @@ class OfflineClassifier:
         return _POTENTIAL[max(0, level)]
 
 
-def _route(severity: str, effort: str, potential: str, reasons: Reasons) -> Route:
+def decide_route(severity: str, effort: str, potential: str, reasons: Reasons) -> Route:
     if severity == "critical" or (severity == "high" and effort == "high"):
         reasons.route.append(Reason(source="rule", detail=f"severity {severity}, effort {effort}"))
         return Route.escalate

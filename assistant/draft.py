@@ -36,9 +36,7 @@ def choose_gesture(
 
     Returns the gesture and the ids of the history items that shaped the choice."""
     cap = knowledge.policy.caps[severity]
-    used: list[str] = []
-    recent = _recently_given(knowledge.gestures, recall, today, cooldown_days, used)
-    allowed = [g for g in knowledge.gestures if g.value <= cap and g.kind not in recent]
+    allowed, used = allowed_gestures(knowledge, recall, severity, today, cooldown_days)
     currency = knowledge.policy.currency
     if not allowed:
         return None, used
@@ -59,6 +57,26 @@ def choose_gesture(
         kind=generic.kind, text=generic.name[language], value=generic.value, currency=currency,
         reason=f"no preference fits; the largest generic gesture within the cap of {cap:g}",
     ), used
+
+
+def allowed_gestures(
+    knowledge: Knowledge, recall: Recall | None, severity: Severity, today: date,
+    cooldown_days: int,
+) -> tuple[list[GestureOption], list[str]]:
+    """Gestures within the policy cap that were not given within the cooldown, and the ids of
+    the gesture history items that ruled some out."""
+    cap = knowledge.policy.caps[severity]
+    used: list[str] = []
+    recent = _recently_given(knowledge.gestures, recall, today, cooldown_days, used)
+    return [g for g in knowledge.gestures if g.value <= cap and g.kind not in recent], used
+
+
+def sign_off(knowledge: Knowledge, language: str, text: str, signer: str | None) -> str:
+    """The closing line with the reviewer's name; empty when no signer is given."""
+    if not signer:
+        return ""
+    bank = knowledge.phrases[language]
+    return "\n\n" + _pick(bank.signoff, text, "signoff").format(signer=signer)
 
 
 def _recently_given(
@@ -90,16 +108,20 @@ def _preference_detail(pref: HistoryItem, option: GestureOption, language: str) 
     return word
 
 
-def compose(
-    text: str, classification: Classification, recall: Recall | None, knowledge: Knowledge,
-    today: date, cooldown_days: int, signer: str | None = None,
-) -> Draft:
-    language = classification.language
+def require_draft_language(language: str) -> str:
     if language not in DRAFT_LANGUAGES:
         raise InvalidInput(
             f"the complaint reads as {language!r}; replies are written in "
             f"{', '.join(sorted(DRAFT_LANGUAGES))}: pass one of them as 'language'"
         )
+    return language
+
+
+def compose(
+    text: str, classification: Classification, recall: Recall | None, knowledge: Knowledge,
+    today: date, cooldown_days: int, signer: str | None = None,
+) -> Draft:
+    language = require_draft_language(classification.language)
     bank = knowledge.phrases[language]
     severity, effort, category = (
         classification.severity, classification.effort, classification.category)
@@ -140,8 +162,7 @@ def compose(
             day=bank.weekdays[due.weekday()]))
     reply = " ".join(parts[1:])
     reply = f"{parts[0]}\n\n{reply}"
-    if signer:
-        reply += "\n\n" + _pick(bank.signoff, text, "signoff").format(signer=signer)
+    reply += sign_off(knowledge, language, text, signer)
     checks = run_checks(reply, language, severity, gesture, knowledge)
     return Draft(
         id=uuid.uuid4().hex, created_at=datetime.now(UTC), customer_id=(

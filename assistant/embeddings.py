@@ -66,9 +66,9 @@ class OpenAIQueryPassageEmbeddings(QueryPassageEmbeddings):
         self.name = settings.openai_embedding_model
         self._inner = OpenAIEmbeddings(
             model=settings.openai_embedding_model,
-            api_key=settings.openai_api_key,
-            base_url=settings.openai_base_url,
-            timeout=settings.request_timeout_s,
+            openai_api_key=settings.openai_api_key,
+            openai_api_base=settings.openai_base_url,
+            request_timeout=settings.request_timeout_s,
             max_retries=2,
             check_embedding_ctx_length=False,
         )
@@ -82,7 +82,8 @@ class OpenAIQueryPassageEmbeddings(QueryPassageEmbeddings):
     def embed_queries(self, texts: list[str]) -> np.ndarray:
         rows = np.asarray(self._inner.embed_documents(list(texts)), dtype=np.float32)
         norms = np.linalg.norm(rows, axis=1, keepdims=True)
-        return rows / np.maximum(norms, 1e-12)
+        normalised: np.ndarray = rows / np.maximum(norms, 1e-12)
+        return normalised
 
 
 def make_embeddings(settings: Settings) -> QueryPassageEmbeddings:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import chromadb
+from chromadb.api import ClientAPI
 from chromadb.config import Settings as ChromaSettings
 from langchain_chroma import Chroma
 from pydantic import ValidationError
@@ -36,7 +37,7 @@ from .settings import Settings
 _MAX_LISTED = 1_000
 
 
-def open_chroma_client(settings: Settings) -> chromadb.ClientAPI:
+def open_chroma_client(settings: Settings) -> ClientAPI:
     """The embedded, persistent Chroma client: one folder on disk, telemetry off."""
     path = settings.resolved_chroma_path
     path.mkdir(parents=True, exist_ok=True)
@@ -53,7 +54,7 @@ def _collection_name(base: str, embeddings: QueryPassageEmbeddings) -> str:
 
 class HistoryStore:
     def __init__(
-        self, settings: Settings, embeddings: QueryPassageEmbeddings, client: chromadb.ClientAPI
+        self, settings: Settings, embeddings: QueryPassageEmbeddings, client: ClientAPI
     ) -> None:
         self._settings = settings
         self._vectors = Chroma(
@@ -93,7 +94,7 @@ class HistoryStore:
             raise Unavailable(f"history store did not accept the items: {exc}") from exc
         return stored
 
-    def list(self, customer_id: str) -> list[HistoryItem]:
+    def items_of(self, customer_id: str) -> list[HistoryItem]:
         """All items of one customer, newest first."""
         try:
             found = self._vectors.get(
@@ -111,7 +112,7 @@ class HistoryStore:
 
     def recall(self, customer_id: str, query_vector: list[float], today: date) -> Recall:
         """The items most relevant to a complaint, of this customer only, plus derived facts."""
-        everything = self.list(customer_id)
+        everything = self.items_of(customer_id)
         if not everything:
             return Recall(customer_id=customer_id)
         try:

@@ -166,10 +166,33 @@ class Reasons(BaseModel):
     route: list[Reason] = Field(default_factory=list)
 
 
+class Usage(BaseModel):
+    """Tokens and cost of the model calls behind one response (zero for the offline engine)."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float | None = Field(
+        0.0, description="USD from the price table; null when the model has no price there."
+    )
+    calls: int = Field(0, description="Model calls made, retries and repairs included.")
+
+    def plus(self, other: Usage) -> Usage:
+        cost = None if self.cost_usd is None or other.cost_usd is None else (
+            self.cost_usd + other.cost_usd)
+        return Usage(
+            prompt_tokens=self.prompt_tokens + other.prompt_tokens,
+            completion_tokens=self.completion_tokens + other.completion_tokens,
+            cost_usd=cost, calls=self.calls + other.calls,
+        )
+
+
 class EngineInfo(BaseModel):
     engine: str
     model: str
     prompt_version: str
+    fallback_reason: str | None = Field(
+        None, description="Why the offline engine answered instead of the configured model."
+    )
 
 
 class Classification(EngineInfo):
@@ -182,12 +205,7 @@ class Classification(EngineInfo):
     confidence: float = Field(ge=0, le=1)
     reasons: Reasons
     history_used: list[str] = Field(default_factory=list)
-
-
-class Usage(BaseModel):
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    cost_usd: float = 0.0
+    usage: Usage = Field(default_factory=Usage)
 
 
 class Gesture(BaseModel):
@@ -224,3 +242,4 @@ class Draft(EngineInfo):
     history_used: list[str]
     checks: dict[str, CheckResult]
     usage: Usage = Field(default_factory=Usage)
+    repair_rounds: int = Field(0, description="LLM rewrites after failed style checks (max 1).")

@@ -8,12 +8,14 @@ from datetime import date
 import numpy as np
 
 from .classify import ExampleIndex, OfflineClassifier
-from .draft import compose
+from .draft import compose, require_draft_language
 from .embeddings import make_embeddings
 from .errors import InvalidInput
 from .history import HistoryStore, open_chroma_client
 from .knowledge import load_knowledge
 from .language import warm_up
+from .llm import ENGINE as LLM_ENGINE
+from .llm import ChatCaller, LLMEngine, LLMFailure
 from .models import (
     Classification,
     ComplaintIn,
@@ -39,7 +41,14 @@ class Assistant:
             self.knowledge.examples, self.embeddings, settings.data_dir / "cache"
         )
         self.classifier = OfflineClassifier(self.knowledge, index)
+        self.llm: LLMEngine | None = None
+        if settings.resolved_engine == "llm":
+            self.llm = LLMEngine(settings, self.knowledge, ChatCaller(settings))
         warm_up()
+
+    @property
+    def engine(self) -> str:
+        return LLM_ENGINE if self.llm else "offline"
 
     def _check(self, complaint: ComplaintIn) -> None:
         if len(complaint.text) > self.settings.max_text_chars:
@@ -60,9 +69,16 @@ class Assistant:
         recall = None
         if complaint.customer_id:
             recall = self.history.recall(complaint.customer_id, vector.tolist(), today)
-        result = self.classifier.classify(
+        offline = self.classifier.classify(
             complaint.text, vector, today, language=complaint.language, recall=recall
         )
+        if self.llm is None:
+            return offline, recall
+        try:
+            result = self.llm.classify(
+                complaint.text, offline, recall, today, language_given=bool(complaint.language))
+        except LLMFailure as failure:
+            return offline.model_copy(update={"fallback_reason": f"classify: {failure}"}), recall
         return result, recall
 
     def classify(self, complaint: ComplaintIn) -> Classification:
@@ -77,13 +93,25 @@ class Assistant:
 
     def draft(self, request: DraftRequest) -> Draft:
         classification, recall = self._understand(request)
-        return compose(
-            request.text, classification, recall, self.knowledge, self._today(),
+        require_draft_language(classification.language)
+        today = self._today()
+        fallback_reason = classification.fallback_reason
+        if self.llm is not None and classification.engine == LLM_ENGINE:
+            try:
+                return self.llm.draft(request.text, classification, recall, today, request.signer)
+            except LLMFailure as failure:
+                fallback_reason = f"draft: {failure}"
+        draft = compose(
+            request.text, classification, recall, self.knowledge, today,
             self.settings.gesture_cooldown_days, signer=request.signer,
         )
+        return draft.model_copy(update={
+            "engine": "offline", "model": self.classifier.model,
+            "prompt_version": self.knowledge.version, "fallback_reason": fallback_reason,
+        })
 
     def add_history(self, customer_id: str, items: list[HistoryItemIn]) -> list[HistoryItem]:
         return self.history.add(customer_id, items)
 
     def list_history(self, customer_id: str) -> list[HistoryItem]:
-        return self.history.list(customer_id)
+        return self.history.items_of(customer_id)

@@ -11,6 +11,15 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
+# USD per 1M tokens (input, output), list prices; override with RECOVERY_LLM_PRICES.
+DEFAULT_PRICES: dict[str, tuple[float, float]] = {
+    "gpt-4o-mini": (0.15, 0.60),
+    "gpt-4o": (2.50, 10.00),
+    "gpt-4.1-mini": (0.40, 1.60),
+    "gpt-4.1-nano": (0.10, 0.40),
+    "gpt-4.1": (2.00, 8.00),
+}
+
 
 class Settings(BaseSettings):
     """Defaults run the whole product embedded: offline engine, local Chroma folder, SQLite."""
@@ -21,9 +30,27 @@ class Settings(BaseSettings):
     chroma_path: Path | None = Field(None, description="Chroma folder; default DATA_DIR/chroma.")
     database_url: str | None = Field(None, description="Drafts store; default SQLite in DATA_DIR.")
     knowledge_dir: Path = Field(REPO_ROOT / "knowledge", description="Policy, phrases, examples.")
+    prompts_dir: Path = Field(REPO_ROOT / "prompts", description="Versioned LLM prompt templates.")
     collection: str = Field("customer_history", description="Chroma collection for history.")
 
-    engine: Literal["offline"] = "offline"
+    engine: Literal["offline", "llm", "auto"] = Field(
+        "auto", description="auto = llm when OPENAI_API_KEY or OPENAI_BASE_URL is set."
+    )
+    llm_model: str = Field("gpt-4o-mini", description="Chat model (Azure: the deployment name).")
+    llm_structured: Literal["json_schema", "function_calling", "json_mode"] = Field(
+        "json_schema", description="How the model is held to the schema; see the README."
+    )
+    llm_timeout_s: float = Field(20.0, gt=0, description="Timeout of one model call.")
+    llm_max_retries: int = Field(2, ge=0, le=10, description="Retries on 429, 5xx, timeouts.")
+    llm_deadline_s: float = Field(
+        60.0, gt=0, description="Longest a request waits on the model, retries included."
+    )
+    llm_history_tokens: int = Field(1_200, ge=0, description="Token budget for history items.")
+    llm_max_output_tokens: int = Field(700, gt=0)
+    llm_prices: dict[str, tuple[float, float]] = Field(
+        default_factory=lambda: dict(DEFAULT_PRICES),
+        description="USD per 1M tokens (input, output) by model; JSON in the env var.",
+    )
     embeddings: Literal["e5", "openai"] = Field("e5", description="e5 = bundled, offline.")
     openai_embedding_model: str = "text-embedding-3-small"
     openai_api_key: SecretStr | None = Field(None, validation_alias="OPENAI_API_KEY")
@@ -38,6 +65,12 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = 8000
+
+    @property
+    def resolved_engine(self) -> Literal["offline", "llm"]:
+        if self.engine == "auto":
+            return "llm" if self.openai_api_key or self.openai_base_url else "offline"
+        return self.engine
 
     @property
     def resolved_chroma_path(self) -> Path:

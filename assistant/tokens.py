@@ -78,3 +78,12 @@ def encoding(name: str = "o200k_base") -> tiktoken.Encoding:
 def count_tokens(text: str, name: str = "o200k_base") -> int:
     """Exact token count; special-token strings in customer text are counted as plain text."""
     return len(encoding(name).encode(text, disallowed_special=()))
+
+
+def encoding_name_for_model(model: str) -> str:
+    """cl100k_base for the GPT-4 / GPT-3.5 generation, o200k_base for everything newer.
+
+    Self-hosted models have tokenizers of their own: there the server's reported usage counts,
+    and o200k_base is only the unit of our budgets."""
+    old = model.startswith(("gpt-4-", "gpt-3.5")) or model == "gpt-4"
+    return "cl100k_base" if old else "o200k_base"

@@ -28,7 +28,7 @@ def knowledge():
 
 @pytest.fixture()
 def settings(tmp_path: Path) -> Settings:
-    return Settings(data_dir=tmp_path)
+    return Settings(data_dir=tmp_path, engine="offline")
 
 
 @pytest.fixture()

@@ -31,7 +31,7 @@ def test_history_then_draft_uses_it(client):
     body = r.json()
     assert body["status"] == "pending_review" and "smoothie" in body["reply"].lower()
     assert "p1" in body["history_used"]
-    assert set(body["usage"]) == {"prompt_tokens", "completion_tokens", "cost_usd"}
+    assert {"prompt_tokens", "completion_tokens", "cost_usd"} <= set(body["usage"])
     for key in ("engine", "model", "prompt_version", "checks", "classification", "gesture"):
         assert key in body
 

@@ -29,7 +29,7 @@ def test_recall_returns_only_that_customers_items(history, embeddings):
     assert [p.id for p in recall.facts.preferences] == ["p1"]
     assert recall.facts.gestures_given == []
     # same item id for two customers does not collide
-    assert {i.text for i in history.list("guest-2")} == {
+    assert {i.text for i in history.items_of("guest-2")} == {
         "Loves strawberry smoothies", "Free smoothie for cold food"
     }
 
@@ -57,7 +57,7 @@ def test_history_survives_reopening(settings, embeddings):
     first = HistoryStore(settings, embeddings, open_chroma_client(settings))
     first.add("c9", [item(HistoryKind.order, "Two pizzas", "2026-11-01", "o9")])
     again = HistoryStore(settings, embeddings, open_chroma_client(settings))
-    assert [i.id for i in again.list("c9")] == ["o9"]
+    assert [i.id for i in again.items_of("c9")] == ["o9"]
 
 
 def test_reading_a_file_reports_the_bad_line(tmp_path: Path):
