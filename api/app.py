@@ -2,25 +2,35 @@
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import date
 from typing import Annotated
 
-from fastapi import Body, Depends, FastAPI, Path, Request
+from fastapi import Body, Depends, FastAPI, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
-from assistant.errors import AssistantError, InvalidInput, NotFound, Unavailable
+from assistant.errors import AssistantError, Conflict, InvalidInput, NotFound, Unavailable
 from assistant.models import (
     Classification,
     ComplaintIn,
     Draft,
+    DraftPage,
     DraftRequest,
+    DraftStatus,
+    Effort,
+    FollowUpDue,
     HistoryItem,
     HistoryItemIn,
+    ReviewEvent,
+    ReviewIn,
+    Route,
+    Severity,
+    StatsReport,
 )
 from assistant.service import Assistant
 from assistant.settings import Settings, get_settings
 
-_STATUS = {InvalidInput: 422, NotFound: 404, Unavailable: 503}
+_STATUS = {InvalidInput: 422, NotFound: 404, Conflict: 409, Unavailable: 503}
 
 
 def get_assistant(request: Request) -> Assistant:
@@ -29,6 +39,7 @@ def get_assistant(request: Request) -> Assistant:
 
 
 AssistantDep = Annotated[Assistant, Depends(get_assistant)]
+DraftPath = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[0-9a-f]+$")]
 CustomerPath = Annotated[str, Path(min_length=1, max_length=128, pattern=r"^[\w.@:+-]+$")]
 
 
@@ -61,6 +72,49 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
     @app.post("/v1/drafts", response_model=Draft, status_code=201)
     async def create_draft(body: DraftRequest, assistant: AssistantDep) -> Draft:
         return await run_in_threadpool(assistant.draft, body)
+
+    @app.get("/v1/drafts", response_model=DraftPage)
+    async def list_drafts(
+        assistant: AssistantDep,
+        status: DraftStatus | None = None,
+        route: Route | None = None,
+        severity: Severity | None = None,
+        effort: Effort | None = None,
+        language: Annotated[str | None, Query(max_length=8)] = None,
+        older_than_hours: Annotated[float | None, Query(ge=0)] = None,
+        newer_than_hours: Annotated[float | None, Query(ge=0)] = None,
+        limit: Annotated[int, Query(ge=1, le=200)] = 50,
+        offset: Annotated[int, Query(ge=0)] = 0,
+    ) -> DraftPage:
+        """The review queue, oldest first; filter by state, labels, language and age."""
+        return await run_in_threadpool(
+            assistant.drafts.queue, status=status, route=route, severity=severity,
+            effort=effort, language=language, older_than_hours=older_than_hours,
+            newer_than_hours=newer_than_hours, limit=limit, offset=offset,
+        )
+
+    @app.get("/v1/drafts/{draft_id}", response_model=Draft)
+    async def get_draft(draft_id: DraftPath, assistant: AssistantDep) -> Draft:
+        return await run_in_threadpool(assistant.drafts.get, draft_id)
+
+    @app.post("/v1/drafts/{draft_id}/review", response_model=Draft)
+    async def review_draft(draft_id: DraftPath, body: ReviewIn, assistant: AssistantDep) -> Draft:
+        """Approve, edit (with the new text) or reject (with a reason). Nothing is sent."""
+        return await run_in_threadpool(assistant.drafts.review, draft_id, body)
+
+    @app.get("/v1/drafts/{draft_id}/audit", response_model=list[ReviewEvent])
+    async def draft_audit(draft_id: DraftPath, assistant: AssistantDep) -> list[ReviewEvent]:
+        return await run_in_threadpool(assistant.drafts.audit, draft_id)
+
+    @app.get("/v1/follow-ups", response_model=list[FollowUpDue])
+    async def follow_ups(assistant: AssistantDep, due_by: date | None = None) -> list[FollowUpDue]:
+        """Sent replies that promised a follow-up by `due_by` (default today)."""
+        return await run_in_threadpool(assistant.drafts.follow_ups_due, due_by or assistant.today())
+
+    @app.get("/v1/stats", response_model=StatsReport)
+    async def stats(assistant: AssistantDep) -> StatsReport:
+        """Acceptance, edit and rejection rates, edit distance; overall and by label."""
+        return await run_in_threadpool(assistant.drafts.stats)
 
     @app.post("/v1/customers/{customer_id}/history", response_model=list[HistoryItem],
               status_code=201)

@@ -13,5 +13,9 @@ class NotFound(AssistantError):
     """The thing asked for does not exist."""
 
 
+class Conflict(AssistantError):
+    """The request does not fit the current state (a draft already reviewed)."""
+
+
 class Unavailable(AssistantError):
     """A store or an outside service did not answer in time."""

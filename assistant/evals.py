@@ -105,7 +105,7 @@ def run_eval(assistant: Assistant, lines: list[EvalLine]) -> dict[str, Any]:
             assistant.add_history(owner, items)
         request = DraftRequest(text=line.text, language=line.language, customer_id=customer)
         try:
-            draft = assistant.draft(request)
+            draft = assistant.draft(request, store=False)
             classification = draft.classification
         except AssistantError:
             classification = assistant.classify(request)

@@ -166,6 +166,13 @@ class Reasons(BaseModel):
     route: list[Reason] = Field(default_factory=list)
 
 
+class DraftStatus(StrEnum):
+    pending_review = "pending_review"
+    approved = "approved"
+    edited = "edited"
+    rejected = "rejected"
+
+
 class Usage(BaseModel):
     """Tokens and cost of the model calls behind one response (zero for the offline engine)."""
 
@@ -229,7 +236,7 @@ class CheckResult(BaseModel):
 
 class Draft(EngineInfo):
     id: str
-    status: Literal["pending_review"] = "pending_review"
+    status: DraftStatus = DraftStatus.pending_review
     created_at: datetime
     customer_id: str | None
     complaint: str
@@ -243,3 +250,69 @@ class Draft(EngineInfo):
     checks: dict[str, CheckResult]
     usage: Usage = Field(default_factory=Usage)
     repair_rounds: int = Field(0, description="LLM rewrites after failed style checks (max 1).")
+    reviewed_by: str | None = None
+    reviewed_at: datetime | None = None
+
+
+# The review desk: drafts are stored objects that people approve, edit or reject.
+
+
+class ReviewAction(StrEnum):
+    approve = "approve"
+    edit = "edit"
+    reject = "reject"
+
+
+class ReviewIn(BaseModel):
+    """A person's decision on a pending draft. Nothing is ever sent to the customer by us."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    action: ReviewAction
+    reviewer: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]
+    text: NonBlank | None = Field(None, description="The new reply; required for edit.")
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] | None = (
+        Field(None, description="Why; required for reject.")
+    )
+
+
+class ReviewEvent(BaseModel):
+    """One line of a draft's audit log: who did what, when, and the text before and after."""
+
+    at: datetime
+    actor: str
+    action: str
+    before: str | None = None
+    after: str | None = None
+    note: str | None = None
+
+
+class DraftPage(BaseModel):
+    total: int
+    items: list[Draft]
+
+
+class FollowUpDue(BaseModel):
+    draft_id: str
+    customer_id: str | None
+    due: date
+    status: DraftStatus
+    category: Category
+    summary: str
+
+
+class ReviewStats(BaseModel):
+    drafts: int
+    reviewed: int
+    acceptance_rate: float | None = Field(description="Approved as drafted / reviewed.")
+    edit_rate: float | None = Field(description="Edited, then approved / reviewed.")
+    rejection_rate: float | None
+    mean_edit_distance: float | None = Field(
+        description="Mean word-level edit distance of edited replies (words changed).")
+    mean_edit_ratio: float | None = Field(
+        description="Mean edit distance / words of the draft, 0..1, over edited replies.")
+
+
+class StatsReport(ReviewStats):
+    by: dict[str, dict[str, ReviewStats]] = Field(
+        description="The same figures by category, severity, effort, language and engine.")

@@ -25,6 +25,7 @@ from .models import (
     HistoryItemIn,
     Recall,
 )
+from .review import DraftStore
 from .settings import Settings
 
 
@@ -41,10 +42,14 @@ class Assistant:
             self.knowledge.examples, self.embeddings, settings.data_dir / "cache"
         )
         self.classifier = OfflineClassifier(self.knowledge, index)
+        self.drafts = DraftStore(settings.resolved_database_url, settings.db_timeout_s)
         self.llm: LLMEngine | None = None
         if settings.resolved_engine == "llm":
             self.llm = LLMEngine(settings, self.knowledge, ChatCaller(settings))
         warm_up()
+
+    def today(self) -> date:
+        return self._today()
 
     @property
     def engine(self) -> str:
@@ -91,7 +96,12 @@ class Assistant:
         vectors = self.embeddings.embed_queries([c.text for c in complaints])
         return [self._classify_vector(c, v)[0] for c, v in zip(complaints, vectors, strict=True)]
 
-    def draft(self, request: DraftRequest) -> Draft:
+    def draft(self, request: DraftRequest, store: bool = True) -> Draft:
+        """A draft for review, saved in the queue (`store=False` for evals: no queue noise)."""
+        draft = self._make_draft(request)
+        return self.drafts.save(draft) if store else draft
+
+    def _make_draft(self, request: DraftRequest) -> Draft:
         classification, recall = self._understand(request)
         require_draft_language(classification.language)
         today = self._today()

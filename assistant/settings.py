@@ -56,6 +56,7 @@ class Settings(BaseSettings):
     openai_api_key: SecretStr | None = Field(None, validation_alias="OPENAI_API_KEY")
     openai_base_url: str | None = Field(None, validation_alias="OPENAI_BASE_URL")
     request_timeout_s: float = Field(30.0, gt=0, description="Timeout for every outside call.")
+    db_timeout_s: float = Field(10.0, gt=0, description="Connect and statement timeout, drafts DB.")
 
     max_text_chars: int = Field(20_000, gt=0, description="Longest complaint or history text.")
     max_batch_items: int = Field(1_000, gt=0, description="Most history items in one request.")

@@ -16,6 +16,10 @@ _AMOUNT = re.compile(
 )
 
 
+def words_of(text: str) -> list[str]:
+    return [word.lower() for word in _WORD.findall(text)]
+
+
 def word_count(text: str) -> int:
     return len(_WORD.findall(text))
 

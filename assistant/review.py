@@ -1,0 +1,321 @@
+"""The review desk: every draft is stored when made, and people approve, edit or reject it.
+
+SQLAlchemy over SQLite by default, PostgreSQL by URL. Each decision is written to an audit log
+with the text before and after. No code path here, or anywhere, sends a reply to a customer:
+the product drafts, people send."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    create_engine,
+    event,
+    func,
+    select,
+)
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+
+from .errors import Conflict, InvalidInput, NotFound, Unavailable
+from .models import (
+    Draft,
+    DraftPage,
+    DraftStatus,
+    FollowUpDue,
+    ReviewAction,
+    ReviewEvent,
+    ReviewIn,
+    ReviewStats,
+    StatsReport,
+)
+from .style import words_of
+
+STATS_DIMENSIONS = ("category", "severity", "effort", "language", "engine")
+_OUTCOME = {
+    ReviewAction.approve: DraftStatus.approved,
+    ReviewAction.edit: DraftStatus.edited,
+    ReviewAction.reject: DraftStatus.rejected,
+}
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class DraftRow(Base):
+    __tablename__ = "drafts"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    status: Mapped[str] = mapped_column(String(16))
+    customer_id: Mapped[str | None] = mapped_column(String(128), index=True)
+    language: Mapped[str] = mapped_column(String(8))
+    severity: Mapped[str] = mapped_column(String(16))
+    effort: Mapped[str] = mapped_column(String(16))
+    category: Mapped[str] = mapped_column(String(32))
+    route: Mapped[str] = mapped_column(String(16))
+    engine: Mapped[str] = mapped_column(String(16))
+    reply: Mapped[str] = mapped_column(Text, doc="The current text: as drafted, or as edited.")
+    follow_up_due: Mapped[date | None] = mapped_column(Date, index=True)
+    reviewed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    reviewer: Mapped[str | None] = mapped_column(String(80))
+    edit_distance: Mapped[int | None] = mapped_column(Integer)
+    edit_ratio: Mapped[float | None] = mapped_column(Float)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, doc="The draft exactly as made.")
+
+    __table_args__ = (
+        Index("ix_drafts_queue", "status", "created_at"),
+        Index("ix_drafts_created", "created_at"),
+        Index("ix_drafts_labels", "severity", "effort", "route"),
+    )
+
+
+class EventRow(Base):
+    __tablename__ = "draft_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    draft_id: Mapped[str] = mapped_column(ForeignKey("drafts.id"), index=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    actor: Mapped[str] = mapped_column(String(80))
+    action: Mapped[str] = mapped_column(String(16))
+    before: Mapped[str | None] = mapped_column(Text)
+    after: Mapped[str | None] = mapped_column(Text)
+    note: Mapped[str | None] = mapped_column(Text)
+
+
+def open_engine(url: str, timeout_s: float) -> Engine:
+    """An engine with a timeout on every connection and query, and WAL for SQLite."""
+    if url.startswith("sqlite"):
+        path = url.split("///", 1)[-1]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(
+            url, connect_args={"timeout": timeout_s, "check_same_thread": False})
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(connection: Any, _record: Any) -> None:
+            cursor = connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.close()
+
+        return engine
+    connect_args: dict[str, Any] = {}
+    if url.startswith("postgresql"):
+        millis = int(timeout_s * 1000)
+        connect_args = {"connect_timeout": max(1, int(timeout_s)),
+                        "options": f"-c statement_timeout={millis}"}
+    return create_engine(url, connect_args=connect_args, pool_pre_ping=True)
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def word_edit_distance(before: str, after: str) -> int:
+    """Levenshtein distance over words: how many words an agent changed."""
+    a, b = words_of(before), words_of(after)
+    previous = list(range(len(b) + 1))
+    for i, word in enumerate(a, 1):
+        current = [i]
+        for j, other in enumerate(b, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1,
+                               previous[j - 1] + (word != other)))
+        previous = current
+    return previous[-1]
+
+
+class DraftStore:
+    def __init__(self, url: str, timeout_s: float = 10.0) -> None:
+        self.engine = open_engine(url, timeout_s)
+        Base.metadata.create_all(self.engine)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @contextmanager
+    def _session(self) -> Iterator[Session]:
+        try:
+            with self._sessions.begin() as session:
+                yield session
+        except OperationalError as exc:
+            raise Unavailable(f"the drafts database did not answer: {exc.orig}") from exc
+
+    def save(self, draft: Draft) -> Draft:
+        c = draft.classification
+        row = DraftRow(
+            id=draft.id, created_at=draft.created_at, status=draft.status.value,
+            customer_id=draft.customer_id, language=draft.language, severity=c.severity.value,
+            effort=c.effort.value, category=c.category.value, route=c.route.value,
+            engine=draft.engine, reply=draft.reply,
+            follow_up_due=draft.follow_up.due if draft.follow_up else None,
+            payload=draft.model_dump(mode="json"),
+        )
+        with self._session() as session:
+            session.add(row)
+            session.flush()
+            session.add(EventRow(draft_id=draft.id, at=draft.created_at, actor=draft.engine,
+                                 action="created", after=draft.reply,
+                                 note=f"{draft.model} {draft.prompt_version}"))
+        return draft
+
+    def get(self, draft_id: str) -> Draft:
+        with self._session() as session:
+            return _to_draft(self._row(session, draft_id))
+
+    def _row(self, session: Session, draft_id: str) -> DraftRow:
+        row = session.get(DraftRow, draft_id)
+        if row is None:
+            raise NotFound(f"no draft with id {draft_id!r}")
+        return row
+
+    def queue(
+        self, *, status: DraftStatus | None = None, route: str | None = None,
+        severity: str | None = None, effort: str | None = None, language: str | None = None,
+        older_than_hours: float | None = None, newer_than_hours: float | None = None,
+        limit: int = 50, offset: int = 0, now: datetime | None = None,
+    ) -> DraftPage:
+        """The queue, oldest first within a status, so nothing waits forever."""
+        now = now or datetime.now(UTC)
+        query = select(DraftRow)
+        for column, value in ((DraftRow.status, status), (DraftRow.route, route),
+                              (DraftRow.severity, severity), (DraftRow.effort, effort),
+                              (DraftRow.language, language)):
+            if value is not None:
+                query = query.where(column == str(value))
+        if older_than_hours is not None:
+            query = query.where(DraftRow.created_at <= now - timedelta(hours=older_than_hours))
+        if newer_than_hours is not None:
+            query = query.where(DraftRow.created_at >= now - timedelta(hours=newer_than_hours))
+        with self._session() as session:
+            total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+            rows = session.scalars(
+                query.order_by(DraftRow.created_at, DraftRow.id).limit(limit).offset(offset))
+            return DraftPage(total=total, items=[_to_draft(row) for row in rows])
+
+    def review(self, draft_id: str, decision: ReviewIn, now: datetime | None = None) -> Draft:
+        now = now or datetime.now(UTC)
+        if decision.action is ReviewAction.edit and not decision.text:
+            raise InvalidInput("an edit needs the new reply in 'text'")
+        if decision.action is ReviewAction.reject and not decision.reason:
+            raise InvalidInput("a rejection needs a 'reason' (it teaches the drafter)")
+        if decision.action is not ReviewAction.edit and decision.text:
+            raise InvalidInput("'text' is only for action 'edit'")
+        with self._session() as session:
+            row = session.get(DraftRow, draft_id, with_for_update=True)
+            if row is None:
+                raise NotFound(f"no draft with id {draft_id!r}")
+            if row.status != DraftStatus.pending_review:
+                raise Conflict(
+                    f"draft {draft_id} was already {row.status} by {row.reviewer} at "
+                    f"{_aware(row.reviewed_at or row.created_at).isoformat()}"
+                )
+            before = row.reply
+            after = decision.text if decision.action is ReviewAction.edit else before
+            assert after is not None
+            if decision.action is ReviewAction.edit:
+                if after.strip() == before.strip():
+                    raise InvalidInput("the edited text is the same as the draft; use 'approve'")
+                row.edit_distance = word_edit_distance(before, after)
+                row.edit_ratio = min(1.0, row.edit_distance / max(1, len(words_of(before))))
+                row.reply = after
+            row.status = _OUTCOME[decision.action].value
+            row.reviewer, row.reviewed_at = decision.reviewer, now
+            session.add(EventRow(
+                draft_id=draft_id, at=now, actor=decision.reviewer,
+                action=row.status, before=before, after=after, note=decision.reason,
+            ))
+            session.flush()
+            return _to_draft(row)
+
+    def audit(self, draft_id: str) -> list[ReviewEvent]:
+        with self._session() as session:
+            self._row(session, draft_id)
+            rows = session.scalars(
+                select(EventRow).where(EventRow.draft_id == draft_id).order_by(EventRow.id))
+            return [ReviewEvent(at=_aware(r.at), actor=r.actor, action=r.action,
+                                before=r.before, after=r.after, note=r.note) for r in rows]
+
+    def follow_ups_due(self, by: date) -> list[FollowUpDue]:
+        """Replies that promised a follow-up by `by` and were sent (approved or edited)."""
+        sent = [DraftStatus.approved.value, DraftStatus.edited.value]
+        query = (select(DraftRow).where(DraftRow.follow_up_due <= by)
+                 .where(DraftRow.status.in_(sent)).order_by(DraftRow.follow_up_due))
+        with self._session() as session:
+            return [
+                FollowUpDue(draft_id=row.id, customer_id=row.customer_id,
+                            due=row.follow_up_due, status=DraftStatus(row.status),
+                            category=row.category, summary=row.payload["complaint"][:160])
+                for row in session.scalars(query) if row.follow_up_due is not None
+            ]
+
+    def stats(self) -> StatsReport:
+        columns = [getattr(DraftRow, name) for name in STATS_DIMENSIONS]
+        query = select(DraftRow.status, DraftRow.edit_distance, DraftRow.edit_ratio, *columns)
+        groups: dict[str, dict[str, list[tuple[str, int | None, float | None]]]] = {
+            name: defaultdict(list) for name in STATS_DIMENSIONS}
+        everything: list[tuple[str, int | None, float | None]] = []
+        with self._session() as session:
+            for status, distance, ratio, *values in session.execute(query):
+                everything.append((status, distance, ratio))
+                for name, value in zip(STATS_DIMENSIONS, values, strict=True):
+                    groups[name][value].append((status, distance, ratio))
+        overall = _figures(everything)
+        return StatsReport(
+            **overall.model_dump(),
+            by={name: {value: _figures(rows) for value, rows in sorted(found.items())}
+                for name, found in groups.items()},
+        )
+
+    def learned_replies(self, language: str, category: str, limit: int = 3) -> list[str]:
+        """The team's own approved and edited replies, newest first: its voice to imitate."""
+        sent = [DraftStatus.approved.value, DraftStatus.edited.value]
+        query = (select(DraftRow.reply).where(DraftRow.language == language)
+                 .where(DraftRow.category == category).where(DraftRow.status.in_(sent))
+                 .order_by(DraftRow.reviewed_at.desc()).limit(limit))
+        with self._session() as session:
+            return list(session.scalars(query))
+
+
+def _figures(rows: list[tuple[str, int | None, float | None]]) -> ReviewStats:
+    reviewed = [row for row in rows if row[0] != DraftStatus.pending_review]
+    edited = [row for row in reviewed if row[0] == DraftStatus.edited]
+
+    def rate(status: DraftStatus) -> float | None:
+        if not reviewed:
+            return None
+        return round(sum(row[0] == status for row in reviewed) / len(reviewed), 4)
+
+    distances = [row[1] for row in edited if row[1] is not None]
+    ratios = [row[2] for row in edited if row[2] is not None]
+    return ReviewStats(
+        drafts=len(rows), reviewed=len(reviewed),
+        acceptance_rate=rate(DraftStatus.approved), edit_rate=rate(DraftStatus.edited),
+        rejection_rate=rate(DraftStatus.rejected),
+        mean_edit_distance=round(sum(distances) / len(distances), 2) if distances else None,
+        mean_edit_ratio=round(sum(ratios) / len(ratios), 4) if ratios else None,
+    )
+
+
+def _to_draft(row: DraftRow) -> Draft:
+    draft = Draft.model_validate(row.payload)
+    return draft.model_copy(update={
+        "status": DraftStatus(row.status), "reply": row.reply,
+        "reviewed_by": row.reviewer,
+        "reviewed_at": _aware(row.reviewed_at) if row.reviewed_at else None,
+    })

@@ -1,0 +1,174 @@
+"""The review desk: drafts stored when made, reviewed by people, audited, measured."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from assistant.draft import compose
+from assistant.errors import Conflict, InvalidInput, NotFound
+from assistant.models import Classification, Draft, DraftStatus, FollowUp, ReviewIn
+from assistant.review import DraftStore, word_edit_distance
+from assistant.service import Assistant
+from tests.conftest import TODAY
+
+NOW = datetime(2026, 11, 23, 18, 0, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def base_draft(classifier, knowledge, embeddings) -> Draft:
+    text = "My parcel is a week late and nobody answers."
+    vector = embeddings.embed_queries([text])[0]
+    labels = classifier.classify(text, vector, TODAY)
+    return compose(text, labels, None, knowledge, TODAY, 180)
+
+
+@pytest.fixture()
+def store(tmp_path, database_url) -> DraftStore:
+    return DraftStore(database_url or f"sqlite:///{tmp_path / 'drafts.db'}")
+
+
+@pytest.fixture()
+def database_url() -> str | None:
+    return None
+
+
+def make(base: Draft, hours_ago: float = 1.0, **labels: object) -> Draft:
+    classification = Classification.model_validate(
+        {**base.classification.model_dump(), **labels})
+    return base.model_copy(update={
+        "id": uuid.uuid4().hex, "created_at": NOW - timedelta(hours=hours_ago),
+        "classification": classification,
+        "language": labels.get("language", base.language),
+    })
+
+
+def decide(action: str, **fields: object) -> ReviewIn:
+    return ReviewIn.model_validate({"action": action, "reviewer": "maria", **fields})
+
+
+def test_saved_draft_reads_back_with_its_audit(store, base_draft):
+    saved = store.save(make(base_draft))
+    again = store.get(saved.id)
+    assert again.model_dump() == saved.model_dump()
+    (created,) = store.audit(saved.id)
+    assert created.action == "created" and created.after == saved.reply
+
+
+def test_queue_filters_and_order(store, base_draft):
+    old = store.save(make(base_draft, hours_ago=30, severity="high", effort="medium"))
+    new = store.save(make(base_draft, hours_ago=2, severity="low", language="sv"))
+    store.save(make(base_draft, hours_ago=5, severity="low"))
+    page = store.queue(now=NOW)
+    assert page.total == 3 and page.items[0].id == old.id  # oldest waits longest: first
+    assert [d.id for d in store.queue(severity="high", now=NOW).items] == [old.id]
+    assert [d.id for d in store.queue(language="sv", now=NOW).items] == [new.id]
+    assert store.queue(older_than_hours=24, now=NOW).total == 1
+    assert store.queue(newer_than_hours=3, now=NOW).total == 1
+    assert store.queue(severity="low", limit=1, offset=1, now=NOW).total == 2
+    assert len(store.queue(severity="low", limit=1, offset=1, now=NOW).items) == 1
+    store.review(new.id, decide("approve"))
+    assert store.queue(status=DraftStatus.pending_review, now=NOW).total == 2
+
+
+def test_approve_once_only(store, base_draft):
+    draft = store.save(make(base_draft))
+    approved = store.review(draft.id, decide("approve"), now=NOW)
+    assert approved.status == "approved" and approved.reviewed_by == "maria"
+    assert approved.reviewed_at == NOW and approved.reply == draft.reply
+    with pytest.raises(Conflict, match="already approved by maria"):
+        store.review(draft.id, decide("reject", reason="changed my mind"))
+
+
+def test_edit_keeps_before_and_after(store, base_draft):
+    draft = store.save(make(base_draft))
+    new_text = draft.reply.replace(draft.reply.split()[1], "Hey", 1) + " Talk soon."
+    edited = store.review(draft.id, decide("edit", text=new_text))
+    assert edited.status == "edited" and edited.reply == new_text
+    created, event = store.audit(draft.id)
+    assert (event.action, event.before, event.after) == ("edited", draft.reply, new_text)
+    assert store.get(draft.id).reply == new_text
+
+
+def test_decisions_need_what_they_need(store, base_draft):
+    draft = store.save(make(base_draft))
+    with pytest.raises(InvalidInput, match="needs the new reply"):
+        store.review(draft.id, decide("edit"))
+    with pytest.raises(InvalidInput, match="same as the draft"):
+        store.review(draft.id, decide("edit", text=draft.reply))
+    with pytest.raises(InvalidInput, match="needs a 'reason'"):
+        store.review(draft.id, decide("reject"))
+    with pytest.raises(NotFound):
+        store.review("0" * 32, decide("approve"))
+    rejected = store.review(draft.id, decide("reject", reason="wrong customer"))
+    assert rejected.status == "rejected" and store.audit(draft.id)[-1].note == "wrong customer"
+
+
+def test_follow_ups_due_only_for_sent_replies(store, base_draft):
+    due = TODAY + timedelta(days=2)
+    promised = make(base_draft).model_copy(update={"follow_up": FollowUp(in_days=2, due=due)})
+    pending = make(base_draft).model_copy(update={"follow_up": FollowUp(in_days=2, due=due)})
+    store.save(promised)
+    store.save(pending)
+    store.review(promised.id, decide("approve"))
+    assert store.follow_ups_due(TODAY) == []
+    (found,) = store.follow_ups_due(due)
+    assert found.draft_id == promised.id and found.due == due
+
+
+def test_stats_by_label(store, base_draft):
+    drafts = [store.save(make(base_draft, category=c)) for c in
+              ("billing", "billing", "billing", "delivery")]
+    store.review(drafts[0].id, decide("approve"))
+    store.review(drafts[1].id, decide("edit", text=drafts[1].reply + " One more thing."))
+    store.review(drafts[2].id, decide("reject", reason="tone"))
+    stats = store.stats()
+    assert (stats.drafts, stats.reviewed) == (4, 3)
+    assert stats.acceptance_rate == pytest.approx(1 / 3, abs=1e-3)
+    assert stats.mean_edit_distance == 3.0
+    billing = stats.by["category"]["billing"]
+    assert (billing.drafts, billing.edit_rate, billing.rejection_rate) == (3, 0.3333, 0.3333)
+    assert stats.by["category"]["delivery"].reviewed == 0
+    assert stats.by["category"]["delivery"].acceptance_rate is None
+    assert set(stats.by) == {"category", "severity", "effort", "language", "engine"}
+
+
+def test_store_survives_reopening(tmp_path, base_draft):
+    url = f"sqlite:///{tmp_path / 'again.db'}"
+    draft = DraftStore(url).save(make(base_draft))
+    assert DraftStore(url).get(draft.id).reply == draft.reply
+
+
+def test_word_edit_distance():
+    assert word_edit_distance("I am so sorry", "I am really sorry") == 1
+    assert word_edit_distance("", "two words") == 2
+
+
+def test_review_desk_over_http(settings):
+    app = create_app(assistant=Assistant(settings, today=lambda: TODAY))
+    with TestClient(app) as client:
+        made = client.post("/v1/drafts", json={"text": "The invoice has my name misspelled."})
+        assert made.status_code == 201
+        draft_id = made.json()["id"]
+        queue = client.get("/v1/drafts", params={"status": "pending_review"}).json()
+        assert queue["total"] == 1 and queue["items"][0]["id"] == draft_id
+        assert client.get(f"/v1/drafts/{draft_id}").json()["reply"] == made.json()["reply"]
+        r = client.post(f"/v1/drafts/{draft_id}/review",
+                        json={"action": "edit", "reviewer": "maria", "text": "Fixed, sorry!"})
+        assert r.status_code == 200 and r.json()["status"] == "edited"
+        again = client.post(f"/v1/drafts/{draft_id}/review",
+                            json={"action": "approve", "reviewer": "maria"})
+        assert again.status_code == 409 and "already edited" in again.json()["detail"]
+        audit = client.get(f"/v1/drafts/{draft_id}/audit").json()
+        assert [e["action"] for e in audit] == ["created", "edited"]
+        assert client.get("/v1/stats").json()["edit_rate"] == 1.0
+        assert client.get("/v1/drafts/" + "f" * 32).status_code == 404
+        assert client.get("/v1/drafts", params={"severity": "huge"}).status_code == 422
+        bad = client.post(f"/v1/drafts/{draft_id}/review", json={"action": "send",
+                                                                 "reviewer": "x"})
+        assert bad.status_code == 422
+        assert client.get("/v1/follow-ups").json() == []
