@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import re
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 
 from .classify import find_cues
@@ -23,9 +24,28 @@ _LEAD_WORDS = {"a", "an", "the", "my", "his", "her", "ordered", "orders", "order
                "loves", "prefers", "en", "ett", "et", "ein", "eine", "min", "mit", "mein"}
 
 
-def _pick(options: list[str], text: str, part: str) -> str:
-    digest = hashlib.sha256(f"{part}\n{text}".encode()).digest()
-    return options[int.from_bytes(digest[:4], "big") % len(options)]
+_SLOT = re.compile(r"\{\w+\}")
+
+
+class Wording:
+    """Picks one of interchangeable phrasings: deterministically by a hash of the complaint,
+    among the ones the team kept in replies it approved or edited (its voice), if any."""
+
+    def __init__(self, text: str, learned: Sequence[str] = ()) -> None:
+        self.text = text
+        self.learned = [reply.lower() for reply in learned]
+
+    def _kept(self, option: str) -> bool:
+        fragments = [f.strip().lower() for f in _SLOT.split(option)]
+        fragments = [f for f in fragments if len(f) >= 3]
+        return bool(fragments) and any(
+            all(f in reply for f in fragments) for reply in self.learned)
+
+    def pick(self, options: list[str], part: str) -> str:
+        kept = [option for option in options if self._kept(option)] if self.learned else []
+        choices = kept or options
+        digest = hashlib.sha256(f"{part}\n{self.text}".encode()).digest()
+        return choices[int.from_bytes(digest[:4], "big") % len(choices)]
 
 
 def choose_gesture(
@@ -71,12 +91,12 @@ def allowed_gestures(
     return [g for g in knowledge.gestures if g.value <= cap and g.kind not in recent], used
 
 
-def sign_off(knowledge: Knowledge, language: str, text: str, signer: str | None) -> str:
+def sign_off(knowledge: Knowledge, language: str, wording: Wording, signer: str | None) -> str:
     """The closing line with the reviewer's name; empty when no signer is given."""
     if not signer:
         return ""
     bank = knowledge.phrases[language]
-    return "\n\n" + _pick(bank.signoff, text, "signoff").format(signer=signer)
+    return "\n\n" + wording.pick(bank.signoff, "signoff").format(signer=signer)
 
 
 def _recently_given(
@@ -119,50 +139,53 @@ def require_draft_language(language: str) -> str:
 
 def compose(
     text: str, classification: Classification, recall: Recall | None, knowledge: Knowledge,
-    today: date, cooldown_days: int, signer: str | None = None,
+    today: date, cooldown_days: int, signer: str | None = None, learned: Sequence[str] = (),
 ) -> Draft:
+    """The reply from the phrase bank; `learned` are the team's approved replies of the same
+    language and category, whose phrasings are preferred."""
     language = require_draft_language(classification.language)
+    wording = Wording(text, learned)
     bank = knowledge.phrases[language]
     severity, effort, category = (
         classification.severity, classification.effort, classification.category)
     hits = [h for h in find_cues(text, language, knowledge) if h.cue.failure]
     hits.sort(key=lambda h: _SEVERITY_ORDER.index(h.cue.severity or "low"), reverse=True)
-    failure = hits[0].cue.failure if hits else _pick(bank.failure[category], text, "failure")
+    failure = hits[0].cue.failure if hits else wording.pick(bank.failure[category], "failure")
 
-    parts = [_pick(bank.greeting, text, "greeting")]
+    parts = [wording.pick(bank.greeting, "greeting")]
     gesture: Gesture | None = None
     used: list[str] = list(classification.history_used)
     if severity is Severity.critical:
-        parts += [_pick(bank.apology_critical, text, "apology").format(failure=failure),
-                  _pick(bank.fix_critical, text, "fix"),
-                  _pick(bank.question_critical, text, "question")]
+        parts += [wording.pick(bank.apology_critical, "apology").format(failure=failure),
+                  wording.pick(bank.fix_critical, "fix"),
+                  wording.pick(bank.question_critical, "question")]
     else:
-        when = _pick(bank.when[effort], text, "when")
-        parts += [_pick(bank.apology, text, "apology").format(failure=failure),
-                  _pick(bank.ownership, text, "ownership"),
-                  _pick(bank.fix[category], text, "fix").format(when=when) + "."]
+        when = wording.pick(bank.when[effort], "when")
+        parts += [wording.pick(bank.apology, "apology").format(failure=failure),
+                  wording.pick(bank.ownership, "ownership"),
+                  wording.pick(bank.fix[category], "fix").format(when=when) + "."]
         gesture, gesture_used = choose_gesture(
             knowledge, recall, severity, language, today, cooldown_days)
         used += gesture_used
         if gesture and gesture.based_on and recall:
             pref = next(p for p in recall.facts.preferences if p.id == gesture.based_on)
             option = next(g for g in knowledge.gestures if g.kind == gesture.kind)
-            line = _pick(bank.gesture_preference, text, "gesture").format(
+            line = wording.pick(bank.gesture_preference, "gesture").format(
                 gesture=gesture.text, detail=_preference_detail(pref, option, language))
             parts.append(line)
         elif gesture:
-            parts.append(_pick(bank.gesture_generic, text, "gesture").format(gesture=gesture.text))
-        parts.append(_pick(bank.question, text, "question"))
+            parts.append(wording.pick(bank.gesture_generic, "gesture").format(gesture=gesture.text))
+        parts.append(wording.pick(bank.question, "question"))
     follow_up = None
     days = knowledge.policy.follow_up_days.get(effort)
     if days:
         due = today + timedelta(days=days)
         follow_up = FollowUp(in_days=days, due=due)
-        parts.append(_pick(bank.follow_up, text, "follow_up").format(
+        parts.append(wording.pick(bank.follow_up, "follow_up").format(
             day=bank.weekdays[due.weekday()]))
     reply = " ".join(parts[1:])
     reply = f"{parts[0]}\n\n{reply}"
-    reply += sign_off(knowledge, language, text, signer)
+    reply += sign_off(knowledge, language, wording, signer)
     checks = run_checks(reply, language, severity, gesture, knowledge)
     return Draft(
         id=uuid.uuid4().hex, created_at=datetime.now(UTC), customer_id=(

@@ -12,6 +12,7 @@ import random
 import re
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -24,7 +25,7 @@ from langchain_openai import ChatOpenAI
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from .classify import CueHit, decide_route, find_cues
-from .draft import allowed_gestures, require_draft_language, sign_off
+from .draft import Wording, allowed_gestures, require_draft_language, sign_off
 from .knowledge import GestureOption, Knowledge
 from .language import normalise_language_code
 from .models import (
@@ -51,7 +52,7 @@ from .tokens import count_tokens, encoding_name_for_model
 
 ENGINE = "llm"
 _SEVERITY = ORDINAL_LABELS["severity"]
-_TAGS = re.compile(r"</?\s*(complaint|history|reply)\s*>", re.IGNORECASE)
+_TAGS = re.compile(r"</?\s*(complaint|history|reply|team_replies)\s*>", re.IGNORECASE)
 _MAX_BACKOFF_S = 8.0
 
 
@@ -327,7 +328,7 @@ class LLMEngine:
 
     def draft(
         self, text: str, classification: Classification, recall: Recall | None, today: date,
-        signer: str | None,
+        signer: str | None, learned: Sequence[str] = (),
     ) -> Draft:
         language = require_draft_language(classification.language)
         policy = self.knowledge.policy
@@ -347,6 +348,7 @@ class LLMEngine:
             cap=f"{cap:g}", gestures=_gesture_list(allowed, language),
             suggested=_suggestion(allowed, recall),
             follow_up=f"in {follow_days} days" if follow_days else "none needed",
+            voice="\n---\n".join(as_data(reply) for reply in learned) or "(none yet)",
             history=block.text, complaint=as_data(text),
         )
         out, raw, usage = self.caller.ask(messages, ReplyOut)
@@ -372,7 +374,8 @@ class LLMEngine:
             id=uuid.uuid4().hex, created_at=datetime.now(UTC),
             customer_id=recall.customer_id if recall else None, complaint=text,
             language=language, signer=signer, classification=classification,
-            reply=out.reply.strip() + sign_off(self.knowledge, language, text, signer),
+            reply=out.reply.strip()
+            + sign_off(self.knowledge, language, Wording(text, learned), signer),
             gesture=gesture, follow_up=follow_up,
             history_used=list(dict.fromkeys([*classification.history_used, *used])),
             checks=checks, usage=classification.usage.plus(usage), repair_rounds=rounds,

@@ -103,17 +103,19 @@ class Assistant:
 
     def _make_draft(self, request: DraftRequest) -> Draft:
         classification, recall = self._understand(request)
-        require_draft_language(classification.language)
+        language = require_draft_language(classification.language)
+        learned = self.drafts.learned_replies(language, classification.category.value)
         today = self._today()
         fallback_reason = classification.fallback_reason
         if self.llm is not None and classification.engine == LLM_ENGINE:
             try:
-                return self.llm.draft(request.text, classification, recall, today, request.signer)
+                return self.llm.draft(
+                    request.text, classification, recall, today, request.signer, learned)
             except LLMFailure as failure:
                 fallback_reason = f"draft: {failure}"
         draft = compose(
             request.text, classification, recall, self.knowledge, today,
-            self.settings.gesture_cooldown_days, signer=request.signer,
+            self.settings.gesture_cooldown_days, signer=request.signer, learned=learned,
         )
         return draft.model_copy(update={
             "engine": "offline", "model": self.classifier.model,

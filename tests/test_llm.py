@@ -19,6 +19,7 @@ from assistant.models import (
     HistoryKind,
     Recall,
     RecalledItem,
+    ReviewIn,
 )
 from assistant.service import Assistant
 from assistant.settings import Settings
@@ -191,7 +192,7 @@ def test_client_errors_are_not_retried(llm, fake):
 
 def test_draft_grounded_in_history(llm, fake):
     draft = llm.draft(DraftRequest(text=SALAD, customer_id="guest-214", signer="Tyler, CEO"))
-    assert draft.engine == "llm" and draft.prompt_version.startswith("draft-v1+")
+    assert draft.engine == "llm" and draft.prompt_version.startswith("draft-v2+")
     assert draft.classification.prompt_version.startswith("classify-v1+")
     assert draft.gesture and draft.gesture.kind == "smoothie" and draft.gesture.based_on == "p1"
     assert "p1" in draft.history_used
@@ -277,3 +278,12 @@ def test_draft_falls_back_when_only_the_draft_call_fails(llm, fake):
     draft = llm.draft(DraftRequest(text=SALAD))
     assert draft.engine == "offline" and draft.classification.engine == "llm"
     assert draft.fallback_reason == "draft: HTTP 400: context length exceeded"
+
+
+def test_approved_replies_become_the_models_examples(llm, fake):
+    first = llm.draft(DraftRequest(text=SALAD, customer_id="guest-214"))
+    approved = "Hey, so sorry about the salad! A fresh one is on its way. All good now?"
+    llm.drafts.review(first.id, ReviewIn(action="edit", reviewer="maria", text=approved))
+    llm.draft(DraftRequest(text="The fries were cold and the burger had no cheese."))
+    assert approved in fake.seen[-1].text()
+    assert "(none yet)" in fake.seen[1].text()  # the first draft had no examples yet

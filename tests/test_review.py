@@ -11,7 +11,14 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from assistant.draft import compose
 from assistant.errors import Conflict, InvalidInput, NotFound
-from assistant.models import Classification, Draft, DraftStatus, FollowUp, ReviewIn
+from assistant.models import (
+    Classification,
+    Draft,
+    DraftRequest,
+    DraftStatus,
+    FollowUp,
+    ReviewIn,
+)
 from assistant.review import DraftStore, word_edit_distance
 from assistant.service import Assistant
 from tests.conftest import TODAY
@@ -172,3 +179,22 @@ def test_review_desk_over_http(settings):
                                                                  "reviewer": "x"})
         assert bad.status_code == 422
         assert client.get("/v1/follow-ups").json() == []
+
+
+def test_an_approved_edit_changes_later_drafts(settings):
+    """The team's voice: phrasings kept in approved or edited replies are preferred later."""
+    assistant = Assistant(settings, today=lambda: TODAY)
+    greetings = assistant.knowledge.phrases["en"].greeting
+    later = DraftRequest(text="My order is ten days late and still not here.")
+    before = assistant.draft(later)
+    first_line = before.reply.split("\n")[0]
+    assert first_line in greetings
+    other = next(g for g in greetings if g != first_line and first_line not in g)
+    edited = assistant.draft(DraftRequest(text="The parcel never arrived, two weeks now."))
+    assert edited.classification.category == before.classification.category
+    assert edited.language == "en"
+    body = edited.reply.split("\n", 1)[1]
+    assistant.drafts.review(edited.id, decide("edit", text=f"{other}\n{body} Cheers!"))
+    after = assistant.draft(later)
+    assert after.reply.split("\n")[0] == other
+    assert after.reply != before.reply
