@@ -16,9 +16,23 @@ run: install
 	$(BIN)/recovery ingest knowledge/demo/history.jsonl
 	$(BIN)/recovery serve
 
-test: install
+# Test-only system packages (Debian): a PostgreSQL server for the store tests, Chromium for
+# the browser tests. Installed when
+# missing and we are root (as in CI); otherwise say what to install and let those tests skip.
+system:
+	@missing=""; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing$$missing (Debian)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else echo "missing system packages:$$missing (sudo apt-get install$$missing); their tests skip"; fi; \
+	fi
+
+test: install system
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/pytest -q
 
-.PHONY: install run test
+.PHONY: install run test system

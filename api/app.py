@@ -3,11 +3,13 @@
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import date
+from pathlib import Path as PathLib
 from typing import Annotated
 
 from fastapi import Body, Depends, FastAPI, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse
+from fastapi.responses import FileResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
 
 from assistant.errors import AssistantError, Conflict, InvalidInput, NotFound, Unavailable
 from assistant.models import (
@@ -30,6 +32,7 @@ from assistant.models import (
 from assistant.service import Assistant
 from assistant.settings import Settings, get_settings
 
+STATIC = PathLib(__file__).parent / "static"
 _STATUS = {InvalidInput: 422, NotFound: 404, Conflict: 409, Unavailable: 503}
 
 
@@ -60,6 +63,13 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
     async def _mapped(request: Request, exc: AssistantError) -> JSONResponse:
         status = next((code for cls, code in _STATUS.items() if isinstance(exc, cls)), 500)
         return JSONResponse(status_code=status, content={"detail": str(exc)})
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.get("/", include_in_schema=False)
+    async def review_page() -> FileResponse:
+        """The review desk for agents: plain HTML, CSS and JS served from here, no CDN."""
+        return FileResponse(STATIC / "index.html")
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
@@ -12,6 +14,7 @@ from assistant.embeddings import E5Embeddings
 from assistant.history import HistoryStore, open_chroma_client
 from assistant.knowledge import load_knowledge
 from assistant.settings import REPO_ROOT, Settings
+from tests.pgserver import find_bindir, postgres_server
 
 TODAY = date(2026, 11, 23)
 
@@ -40,3 +43,15 @@ def history(settings: Settings, embeddings: E5Embeddings) -> HistoryStore:
 def classifier(knowledge, embeddings, tmp_path_factory) -> OfflineClassifier:
     index = ExampleIndex(knowledge.examples, embeddings, tmp_path_factory.mktemp("cache"))
     return OfflineClassifier(knowledge, index)
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A real PostgreSQL on loopback. Missing binaries skip locally but fail in CI."""
+    if find_bindir() is None:
+        message = "PostgreSQL binaries not found; `make test` installs them as root"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    with postgres_server() as url:
+        yield url

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -19,7 +20,7 @@ from assistant.models import (
     FollowUp,
     ReviewIn,
 )
-from assistant.review import DraftStore, word_edit_distance
+from assistant.review import Base, DraftStore, word_edit_distance
 from assistant.service import Assistant
 from tests.conftest import TODAY
 
@@ -34,14 +35,16 @@ def base_draft(classifier, knowledge, embeddings) -> Draft:
     return compose(text, labels, None, knowledge, TODAY, 180)
 
 
-@pytest.fixture()
-def store(tmp_path, database_url) -> DraftStore:
-    return DraftStore(database_url or f"sqlite:///{tmp_path / 'drafts.db'}")
-
-
-@pytest.fixture()
-def database_url() -> str | None:
-    return None
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request, tmp_path) -> Iterator[DraftStore]:
+    """Every store test runs against SQLite and a real PostgreSQL."""
+    if request.param == "sqlite":
+        yield DraftStore(f"sqlite:///{tmp_path / 'drafts.db'}")
+        return
+    store = DraftStore(request.getfixturevalue("postgres_url"))
+    yield store
+    Base.metadata.drop_all(store.engine)
+    store.engine.dispose()
 
 
 def make(base: Draft, hours_ago: float = 1.0, **labels: object) -> Draft:
