@@ -33,6 +33,10 @@ system:
 test: install system
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+	@# The eval gate on our own labelled set, offline engine, in a throwaway data folder.
+	@tmp=$$(mktemp -d); RECOVERY_ENGINE=offline RECOVERY_DATA_DIR=$$tmp $(BIN)/recovery eval \
+	  evals/data/recovery-v1.jsonl --json out/eval-offline.json --report out/eval-offline.md; \
+	  status=$$?; rm -rf $$tmp; exit $$status
 	$(BIN)/pytest -q
 
 .PHONY: install run test system

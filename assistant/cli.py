@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -13,7 +14,7 @@ from .errors import AssistantError
 from .history import read_history_file
 from .models import ComplaintIn, DraftRequest, HistoryItemIn
 from .service import Assistant
-from .settings import get_settings
+from .settings import REPO_ROOT, get_settings
 
 app = typer.Typer(help="Recovery assistant: judge complaints, recall customers, draft replies.",
                   no_args_is_help=True)
@@ -118,16 +119,52 @@ def serve(
 def eval_(
     file: Annotated[Path, typer.Argument(help="Labelled JSONL (see PRODUCT.md).")],
     json_path: Annotated[Path, typer.Option("--json", help="Where to write the metrics.")],
+    report_path: Annotated[Path | None, typer.Option(
+        "--report", help="Also write a Markdown report with a confusion-matrix PNG.")] = None,
+    engine: Annotated[str | None, typer.Option(
+        help="offline or llm (default: RECOVERY_ENGINE).")] = None,
+    gates_path: Annotated[Path, typer.Option(
+        "--gates", help="Thresholds per engine.")] = REPO_ROOT / "evals" / "gates.toml",
+    gate: Annotated[bool, typer.Option(help="Exit 1 when a metric is below its gate.")] = True,
+    compare_path: Annotated[Path | None, typer.Option(
+        "--compare", help="An earlier metrics JSON: print what got better and worse.")] = None,
 ) -> None:
     """Score the engine on a labelled set; writes the metrics JSON of PRODUCT.md."""
-    from .evals import read_eval_file, run_eval, write_json
+    from .evals import (
+        check_gates,
+        compare,
+        load_gates,
+        read_eval_file,
+        run_eval,
+        write_json,
+        write_report,
+    )
 
+    settings = get_settings()
+    if engine is not None:
+        if engine not in {"offline", "llm"}:
+            raise _fail(f"--engine must be offline or llm, not {engine!r}")
+        settings = settings.model_copy(update={"engine": engine})
     try:
-        report = run_eval(Assistant(get_settings()), read_eval_file(file))
-    except AssistantError as exc:
+        old = json.loads(compare_path.read_text()) if compare_path else None
+        assistant = Assistant(settings)
+        report = run_eval(assistant, read_eval_file(file))
+        failures = check_gates(report, load_gates(gates_path, assistant.engine)) if gate else []
+    except (AssistantError, OSError, json.JSONDecodeError) as exc:
         raise _fail(str(exc)) from exc
     write_json(report, json_path)
+    if report_path:
+        write_report(report, report_path, failures if gate else None)
     for label, metrics in report["labels"].items():
         kappa = metrics.get("quadratic_kappa")
         extra = f", qwk {kappa:.3f}" if kappa is not None else ""
         typer.echo(f"{label}: accuracy {metrics['accuracy']:.3f}{extra} (n={metrics['n']})")
+    if old is not None:
+        typer.echo(f"compared with {compare_path}:")
+        for line in compare(old, report) or ["no metric changed"]:
+            typer.echo(f"  {line}")
+    if failures:
+        typer.echo(f"gates failed ({gates_path}):", err=True)
+        for failure in failures:
+            typer.echo(f"  {failure}", err=True)
+        raise typer.Exit(code=1)

@@ -62,7 +62,7 @@ def choose_gesture(
         return None, used
     for pref in (recall.facts.preferences if recall else []):
         for option in allowed:
-            match = option.regex.search(pref.text) if option.regex else None
+            match = option.regex.search(pref.text) if option.regex and not option.generic else None
             if match:
                 used.append(pref.id)
                 return Gesture(

@@ -6,6 +6,8 @@ line's history (the same as a fresh, empty store per line)."""
 from __future__ import annotations
 
 import json
+import time
+import tomllib
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -13,8 +15,9 @@ from typing import Any
 from pydantic import BaseModel, Field, ValidationError
 
 from .errors import AssistantError, InvalidInput
-from .models import ORDINAL_LABELS, DraftRequest, HistoryItemIn
+from .models import ORDINAL_LABELS, Draft, DraftRequest, HistoryItemIn, Usage
 from .service import Assistant
+from .style import word_count
 
 LABELS = ["severity", "effort", "recovery_potential", "category"]
 
@@ -89,37 +92,47 @@ def quadratic_kappa(gold: list[str], pred: list[str], order: list[str]) -> float
 
 
 def run_eval(assistant: Assistant, lines: list[EvalLine]) -> dict[str, Any]:
+    """Runs every line as the service would (language detected, not given) and scores it."""
     gold: dict[str, list[str]] = {label: [] for label in LABELS}
     pred: dict[str, list[str]] = {label: [] for label in LABELS}
+    by_language: dict[str, dict[str, tuple[list[str], list[str]]]] = {}
     checks: dict[str, list[bool]] = {}
     gestures, forbidden, language_match = [], [], []
+    words: list[int] = []
+    latencies: list[float] = []
+    usage = Usage()
+    fallbacks = 0
     for line in lines:
-        namespace = f"eval.{line.id}"
-        customer = f"{namespace}.{line.customer_id}" if line.customer_id else None
-        by_customer: dict[str, list[HistoryItemIn]] = {}
-        for item in line.history:
-            owner = f"{namespace}.{item.customer_id or line.customer_id or 'unknown'}"
-            by_customer.setdefault(owner, []).append(
-                HistoryItemIn(kind=item.kind, text=item.text, at=item.at, id=item.id))
-        for owner, items in by_customer.items():
-            assistant.add_history(owner, items)
-        request = DraftRequest(text=line.text, language=line.language, customer_id=customer)
+        customer = _load_history(assistant, line)
+        request = DraftRequest(text=line.text, customer_id=customer)
+        started = time.perf_counter()
         try:
-            draft = assistant.draft(request, store=False)
+            draft: Draft | None = assistant.draft(request, store=False)
+            assert draft is not None
             classification = draft.classification
-        except AssistantError:
-            classification = assistant.classify(request)
+            usage = usage.plus(draft.usage)
+        except AssistantError:  # a language we classify but do not write replies in
             draft = None
+            classification = assistant.classify(request)
+            usage = usage.plus(classification.usage)
+        latencies.append(time.perf_counter() - started)
+        fallbacks += bool((draft or classification).fallback_reason)
+        language = line.language or classification.language
         for label in LABELS:
             if label in line.labels:
+                value = getattr(classification, label).value
                 gold[label].append(line.labels[label])
-                pred[label].append(getattr(classification, label).value)
+                pred[label].append(value)
+                pair = by_language.setdefault(language, {}).setdefault(label, ([], []))
+                pair[0].append(line.labels[label])
+                pair[1].append(value)
+        if line.language:
+            language_match.append(classification.language == line.language)
         if draft is None:
             continue
         for name, result in draft.checks.items():
             checks.setdefault(name, []).append(result.passed)
-        if line.language:
-            language_match.append(draft.language == line.language)
+        words.append(word_count(draft.reply))
         reply = draft.reply.lower()
         if line.expect and line.expect.gesture_mentions_any:
             gestures.append(any(w in reply for w in line.expect.gesture_mentions_any))
@@ -129,23 +142,186 @@ def run_eval(assistant: Assistant, lines: list[EvalLine]) -> dict[str, Any]:
     def rate(values: list[bool]) -> float | None:
         return sum(values) / len(values) if values else None
 
+    n = max(1, len(lines))
+    latencies.sort()
     return {
         "n": len(lines),
-        "engine": "offline",
+        "engine": assistant.engine,
         "labels": {
             label: label_metrics(gold[label], pred[label], ORDINAL_LABELS.get(label))
             for label in LABELS if gold[label]
         },
+        "labels_by_language": {
+            language: {label: label_metrics(g, p, ORDINAL_LABELS.get(label))
+                       for label, (g, p) in sorted(found.items())}
+            for language, found in sorted(by_language.items())
+        },
         "drafts": {
-            "n": len(checks.get("length", [])),
-            "checks": {name: rate(values) for name, values in checks.items()},
+            "n": len(words),
+            "checks": {name: rate(values) for name, values in sorted(checks.items())},
             "gesture_mentions_any": rate(gestures),
             "must_not_mention": rate(forbidden),
             "language_match": rate(language_match),
+            "words_per_reply": sum(words) / len(words) if words else None,
+        },
+        "cost": {
+            "prompt_tokens_per_item": usage.prompt_tokens / n,
+            "completion_tokens_per_item": usage.completion_tokens / n,
+            "cost_usd": usage.cost_usd,
+            "cost_usd_per_item": None if usage.cost_usd is None else usage.cost_usd / n,
+            "latency_ms_p50": 1000 * latencies[len(latencies) // 2] if latencies else None,
+            "latency_ms_p95": 1000 * latencies[int(0.95 * (len(latencies) - 1))]
+            if latencies else None,
+            "fallbacks": fallbacks,
         },
     }
+
+
+def _load_history(assistant: Assistant, line: EvalLine) -> str | None:
+    """Loads a line's history under a namespace of its own; returns the customer id to use."""
+    namespace = f"eval.{line.id}"
+    by_customer: dict[str, list[HistoryItemIn]] = {}
+    for item in line.history:
+        owner = f"{namespace}.{item.customer_id or line.customer_id or 'unknown'}"
+        by_customer.setdefault(owner, []).append(
+            HistoryItemIn(kind=item.kind, text=item.text, at=item.at, id=item.id))
+    for owner, items in by_customer.items():
+        assistant.add_history(owner, items)
+    return f"{namespace}.{line.customer_id}" if line.customer_id else None
+
+
+# Gates and comparisons work on the flat view of a report: "labels.severity.quadratic_kappa".
+LOWER_IS_BETTER = ("cost.", "latency", "fallbacks", "words_per_reply")
+
+
+def flatten(report: dict[str, Any], prefix: str = "") -> dict[str, float]:
+    flat: dict[str, float] = {}
+    for key, value in report.items():
+        path = f"{prefix}{key}"
+        if key == "confusion":
+            continue
+        if isinstance(value, dict):
+            flat.update(flatten(value, path + "."))
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            flat[path] = float(value)
+    return flat
+
+
+def load_gates(path: Path, engine: str) -> dict[str, float]:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise InvalidInput(f"eval gates {path} cannot be read: {exc}") from exc
+    section = data.get(engine, {})
+    if not isinstance(section, dict) or not all(
+            isinstance(v, int | float) for v in section.values()):
+        raise InvalidInput(f"{path}: [{engine}] must map metric paths to numbers")
+    return {str(key): float(value) for key, value in section.items()}
+
+
+def check_gates(report: dict[str, Any], gates: dict[str, float]) -> list[str]:
+    """Every gate a report misses: below its threshold, or the metric is missing."""
+    flat = flatten(report)
+    failures = []
+    for metric, threshold in sorted(gates.items()):
+        value = flat.get(metric)
+        if value is None:
+            failures.append(f"{metric}: missing from the report (threshold {threshold:g})")
+        elif value < threshold:
+            failures.append(f"{metric}: {value:.3f} < {threshold:g}")
+    return failures
+
+
+def compare(old: dict[str, Any], new: dict[str, Any], tolerance: float = 1e-9) -> list[str]:
+    """What got better and worse between two reports, worst news first."""
+    before, after = flatten(old), flatten(new)
+    worse: list[str] = []
+    better: list[str] = []
+    for metric in sorted(set(before) & set(after)):
+        delta = after[metric] - before[metric]
+        if abs(delta) <= tolerance or metric.endswith(".n") or metric == "n":
+            continue
+        good = delta < 0 if any(part in metric for part in LOWER_IS_BETTER) else delta > 0
+        line = f"{metric}: {before[metric]:.3f} → {after[metric]:.3f} ({delta:+.3f})"
+        (better if good else worse).append(line)
+    gone = sorted(set(before) - set(after))
+    return ([f"worse  {line}" for line in worse] + [f"better {line}" for line in better]
+            + [f"gone   {metric}" for metric in gone])
 
 
 def write_json(report: dict[str, Any], path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def write_report(report: dict[str, Any], path: Path, gates: list[str] | None = None) -> None:
+    """A Markdown report beside a PNG of the confusion matrices (`<name>-confusion.png`)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    chart = path.with_name(f"{path.stem}-confusion.png")
+    _confusion_chart(report["labels"], chart)
+    out = [f"# Eval report: {report['n']} complaints, engine `{report['engine']}`", ""]
+    if gates is not None:
+        out += ["**Gates: all passed.**" if not gates else "**Gates failed:**", ""]
+        out += [f"- {failure}" for failure in gates] + ([""] if gates else [])
+    out += ["## Labels", "", "| label | n | accuracy | macro-F1 | QWK | within one |",
+            "|---|---|---|---|---|---|"]
+    for label, m in report["labels"].items():
+        out.append(f"| {label} | {m['n']} | {m['accuracy']:.3f} | {m['macro_f1']:.3f} | "
+                   f"{_num(m.get('quadratic_kappa'))} | {_num(m.get('within_one'))} |")
+    languages = report.get("labels_by_language", {})
+    if languages:
+        out += ["", "### By language (QWK for ordinal labels, accuracy for category)", "",
+                "| language | n | " + " | ".join(LABELS) + " |",
+                "|---|---|" + "---|" * len(LABELS)]
+        for language, found in languages.items():
+            n = max((m["n"] for m in found.values()), default=0)
+            cells = [_num(found[label].get("quadratic_kappa", found[label]["accuracy"]))
+                     if label in found else "–" for label in LABELS]
+            out.append(f"| {language} | {n} | " + " | ".join(cells) + " |")
+    out += ["", f"![confusion matrices]({chart.name})", "", "## Drafts", ""]
+    drafts = report["drafts"]
+    out += ["| metric | value |", "|---|---|"]
+    for name, value in drafts["checks"].items():
+        out.append(f"| check `{name}` | {_num(value)} |")
+    for name in ("gesture_mentions_any", "must_not_mention", "language_match",
+                 "words_per_reply"):
+        out.append(f"| {name} | {_num(drafts.get(name))} |")
+    out += ["", "## Cost and latency per item", "", "| metric | value |", "|---|---|"]
+    out += [f"| {name} | {_num(value)} |" for name, value in report["cost"].items()]
+    path.write_text("\n".join(out) + "\n", encoding="utf-8")
+
+
+def _num(value: float | None) -> str:
+    if value is None:
+        return "–"
+    return f"{value:.3f}" if isinstance(value, float) else str(value)
+
+
+def _confusion_chart(labels: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = list(labels)
+    fig, axes = plt.subplots(1, max(1, len(names)), figsize=(4.2 * max(1, len(names)), 4.2))
+    for ax, label in zip(list(getattr(axes, "flat", [axes])), names, strict=False):
+        confusion = labels[label]["confusion"]
+        order = ORDINAL_LABELS.get(label) or sorted(
+            set(confusion) | {p for row in confusion.values() for p in row})
+        grid = [[confusion.get(g, {}).get(p, 0) for p in order] for g in order]
+        ax.imshow(grid, cmap="Blues")
+        ax.set_xticks(range(len(order)), order, rotation=45, ha="right", fontsize=8)
+        ax.set_yticks(range(len(order)), order, fontsize=8)
+        ax.set_xlabel("predicted")
+        ax.set_ylabel("gold")
+        ax.set_title(label)
+        top = max((max(row) for row in grid), default=0)
+        for i, row in enumerate(grid):
+            for j, count in enumerate(row):
+                if count:
+                    ax.text(j, i, str(count), ha="center", va="center", fontsize=8,
+                            color="white" if count > top / 2 else "black")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

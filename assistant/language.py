@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from threading import Lock
@@ -33,9 +34,16 @@ _BY_LINGUA = {lang: code for code, lang in _DETECTABLE.items()}
 _lock = Lock()
 # Danish and Bokmål share most words; these differ in spelling and settle a close call.
 _NB_MARKERS = frozenset({"dere", "meg", "deg", "seg", "noe", "hva", "ble", "etter", "fikk",
-                         "kjøpt", "ingenting", "hvorfor", "bestilling", "uker", "penger"})
+                         "kjøpt", "ingenting", "hvorfor", "bestilling", "uker", "penger",
+                         "igjen", "noen", "mye", "også", "kveld", "gikk"})
 _DA_MARKERS = frozenset({"jer", "mig", "dig", "sig", "noget", "hvad", "blev", "efter", "fik",
-                         "købt", "intet", "hvorfor", "bestilling", "uger", "penge"})
+                         "købt", "intet", "hvorfor", "bestilling", "uger", "penge",
+                         "igen", "nogen", "meget", "også", "aften", "gik"})
+# Nynorsk is told from Bokmål only by its own words; without them a Norwegian text is nb.
+_NN_MARKERS = frozenset({"ikkje", "eg", "kva", "korleis", "frå", "berre", "fekk", "vart",
+                         "heime", "noko", "dykk", "sjølv"})
+_NORDIC_PAIR = {"da", "nb", "nn"}
+_WORDS = re.compile(r"\w+", re.UNICODE)
 
 
 def normalise_language_code(code: str) -> str | None:
@@ -69,9 +77,19 @@ def detect(text: str, default: str = "en") -> Detection:
         return Detection(default, 0.0)
     best = values[0]
     code = _BY_LINGUA[best.language]
-    if code in {"da", "nb"} and len(values) > 1 and _BY_LINGUA[values[1].language] in {"da", "nb"}:
-        words = set(text.lower().split())
-        nb, da = len(words & (_NB_MARKERS - _DA_MARKERS)), len(words & (_DA_MARKERS - _NB_MARKERS))
+    if code in _NORDIC_PAIR:
+        code = _settle_nordic(text, code, [_BY_LINGUA[v.language] for v in values[1:3]])
+    return Detection(code, float(best.value))
+
+
+def _settle_nordic(text: str, code: str, runners_up: list[str]) -> str:
+    """Danish, Bokmål and Nynorsk share most words: their own spellings settle a close call."""
+    words = set(_WORDS.findall(text.lower()))
+    if code == "nn" and not words & _NN_MARKERS:
+        code = "nb"
+    if code in {"da", "nb"} and set(runners_up) & _NORDIC_PAIR:
+        nb = len(words & (_NB_MARKERS - _DA_MARKERS))
+        da = len(words & (_DA_MARKERS - _NB_MARKERS))
         if nb != da:
             code = "nb" if nb > da else "da"
-    return Detection(code, float(best.value))
+    return code

@@ -454,6 +454,6 @@ def _gesture_list(allowed: list[GestureOption], language: str) -> str:
 def _suggestion(allowed: list[GestureOption], recall: Recall | None) -> str:
     for pref in (recall.facts.preferences if recall else []):
         for option in allowed:
-            if option.regex and option.regex.search(pref.text):
+            if option.regex and not option.generic and option.regex.search(pref.text):
                 return f"{option.kind} (preference {pref.id}: {as_data(pref.text)[:80]})"
     return "none from preferences; a generic allowed gesture or none"

@@ -1,8 +1,9 @@
 import json
+import os
 import subprocess
 import sys
 
-from assistant.evals import label_metrics, quadratic_kappa
+from assistant.evals import check_gates, compare, label_metrics, quadratic_kappa
 
 ORDER = ["low", "medium", "high", "critical"]
 
@@ -37,13 +38,20 @@ def test_eval_command_writes_the_product_format(tmp_path):
          "labels": {"severity": "critical"}},
     ]))
     out = tmp_path / "out.json"
-    env_dir = tmp_path / "var"
-    r = subprocess.run(
-        [sys.executable, "-c", "from assistant.cli import app; app()", "eval", str(data),
-         "--json", str(out)],
-        capture_output=True, text=True, timeout=300,
-        env={**__import__("os").environ, "RECOVERY_DATA_DIR": str(env_dir)},
-    )
+    gates = tmp_path / "gates.toml"
+    gates.write_text('[offline]\n"drafts.must_not_mention" = 1.0\n'
+                     '"labels.severity.accuracy" = 0.5\n')
+
+    def run(*extra: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-c", "from assistant.cli import app; app()", "eval", str(data),
+             "--json", str(out), "--gates", str(gates), *extra],
+            capture_output=True, text=True, timeout=300,
+            env={**os.environ, "RECOVERY_DATA_DIR": str(tmp_path / "var"),
+                 "RECOVERY_ENGINE": "offline"},
+        )
+
+    r = run("--report", str(tmp_path / "report.md"))
     assert r.returncode == 0, r.stderr
     report = json.loads(out.read_text())
     assert report["n"] == 2 and report["engine"] == "offline"
@@ -51,3 +59,26 @@ def test_eval_command_writes_the_product_format(tmp_path):
     assert report["drafts"]["gesture_mentions_any"] == 1.0
     assert report["drafts"]["must_not_mention"] == 1.0
     assert report["drafts"]["language_match"] == 1.0
+    assert set(report["labels_by_language"]) == {"en", "da"}
+    assert report["cost"]["fallbacks"] == 0 and report["cost"]["latency_ms_p50"] > 0
+    text = (tmp_path / "report.md").read_text()
+    assert "Gates: all passed" in text and "![confusion matrices](report-confusion.png)" in text
+    assert (tmp_path / "report-confusion.png").read_bytes()[:4] == b"\x89PNG"
+
+    old = tmp_path / "old.json"
+    old.write_text(json.dumps({**report, "drafts": {**report["drafts"], "must_not_mention": 0.5}}))
+    gates.write_text('[offline]\n"labels.severity.quadratic_kappa" = 1.01\n"nope.metric" = 1\n')
+    r = run("--compare", str(old))
+    assert r.returncode == 1
+    assert "better drafts.must_not_mention: 0.500 → 1.000" in r.stdout
+    assert "labels.severity.quadratic_kappa" in r.stderr and "nope.metric: missing" in r.stderr
+
+
+def test_gates_and_compare_on_reports():
+    report = {"n": 3, "labels": {"severity": {"quadratic_kappa": 0.6, "confusion": {"x": {}}}},
+              "cost": {"latency_ms_p50": 10.0}}
+    assert check_gates(report, {"labels.severity.quadratic_kappa": 0.6}) == []
+    assert check_gates(report, {"labels.severity.quadratic_kappa": 0.7}) == [
+        "labels.severity.quadratic_kappa: 0.600 < 0.7"]
+    slower = {**report, "cost": {"latency_ms_p50": 20.0}}
+    assert compare(report, slower) == ["worse  cost.latency_ms_p50: 10.000 → 20.000 (+10.000)"]
