@@ -194,16 +194,17 @@ def _load_history(assistant: Assistant, line: EvalLine) -> str | None:
 LOWER_IS_BETTER = ("cost.", "latency", "fallbacks", "words_per_reply")
 
 
-def flatten(report: dict[str, Any], prefix: str = "") -> dict[str, float]:
-    flat: dict[str, float] = {}
+def flatten(report: dict[str, Any], prefix: str = "") -> dict[str, float | None]:
+    """Numeric metrics by dotted path; None where a metric did not apply (no such lines)."""
+    flat: dict[str, float | None] = {}
     for key, value in report.items():
         path = f"{prefix}{key}"
         if key == "confusion":
             continue
         if isinstance(value, dict):
             flat.update(flatten(value, path + "."))
-        elif isinstance(value, int | float) and not isinstance(value, bool):
-            flat[path] = float(value)
+        elif value is None or (isinstance(value, int | float) and not isinstance(value, bool)):
+            flat[path] = None if value is None else float(value)
     return flat
 
 
@@ -224,17 +225,19 @@ def check_gates(report: dict[str, Any], gates: dict[str, float]) -> list[str]:
     flat = flatten(report)
     failures = []
     for metric, threshold in sorted(gates.items()):
-        value = flat.get(metric)
-        if value is None:
+        if metric not in flat:
             failures.append(f"{metric}: missing from the report (threshold {threshold:g})")
-        elif value < threshold:
+            continue
+        value = flat[metric]
+        if value is not None and value < threshold:  # None: no line of this set applies
             failures.append(f"{metric}: {value:.3f} < {threshold:g}")
     return failures
 
 
 def compare(old: dict[str, Any], new: dict[str, Any], tolerance: float = 1e-9) -> list[str]:
     """What got better and worse between two reports, worst news first."""
-    before, after = flatten(old), flatten(new)
+    before = {k: v for k, v in flatten(old).items() if v is not None}
+    after = {k: v for k, v in flatten(new).items() if v is not None}
     worse: list[str] = []
     better: list[str] = []
     for metric in sorted(set(before) & set(after)):
@@ -244,9 +247,10 @@ def compare(old: dict[str, Any], new: dict[str, Any], tolerance: float = 1e-9) -
         good = delta < 0 if any(part in metric for part in LOWER_IS_BETTER) else delta > 0
         line = f"{metric}: {before[metric]:.3f} → {after[metric]:.3f} ({delta:+.3f})"
         (better if good else worse).append(line)
-    gone = sorted(set(before) - set(after))
+    only_old, only_new = len(set(before) - set(after)), len(set(after) - set(before))
+    notes = [f"({only_old} metrics only in the old report, {only_new} only in the new one)"]
     return ([f"worse  {line}" for line in worse] + [f"better {line}" for line in better]
-            + [f"gone   {metric}" for metric in gone])
+            + (notes if only_old or only_new else []))
 
 
 def write_json(report: dict[str, Any], path: Path) -> None:

@@ -78,6 +78,8 @@ def test_gates_and_compare_on_reports():
     report = {"n": 3, "labels": {"severity": {"quadratic_kappa": 0.6, "confusion": {"x": {}}}},
               "cost": {"latency_ms_p50": 10.0}}
     assert check_gates(report, {"labels.severity.quadratic_kappa": 0.6}) == []
+    not_applicable = {**report, "drafts": {"must_not_mention": None}}
+    assert check_gates(not_applicable, {"drafts.must_not_mention": 1.0}) == []
     assert check_gates(report, {"labels.severity.quadratic_kappa": 0.7}) == [
         "labels.severity.quadratic_kappa: 0.600 < 0.7"]
     slower = {**report, "cost": {"latency_ms_p50": 20.0}}
