@@ -1,10 +1,13 @@
 """A scripted OpenAI-compatible server on loopback: real HTTP for the real `openai` client.
 
+`/v1/chat/completions` answers as scripted; `/v1/embeddings` answers deterministic vectors.
+
 Each request takes the next scripted action (answer, fail with a status, stall, refuse); with
 the script empty, `default` answers. Every request is recorded with its arrival time."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 import time
@@ -89,6 +92,9 @@ class FakeOpenAI:
             def do_POST(self) -> None:
                 length = int(self.headers.get("content-length", 0))
                 body = json.loads(self.rfile.read(length) or b"{}")
+                if self.path.endswith("/embeddings"):
+                    self._send(200, _embeddings(body))
+                    return
                 seen = Seen(time.monotonic(), self.path, body)
                 action = fake._next(seen)
                 if isinstance(action, Stall):
@@ -154,3 +160,15 @@ def _completion(body: dict[str, Any], action: Answer | Refuse, seen: Seen) -> di
         data["usage"] = {"prompt_tokens": usage[0], "completion_tokens": usage[1],
                          "total_tokens": usage[0] + usage[1]}
     return data
+
+
+def _embeddings(body: dict[str, Any]) -> dict[str, Any]:
+    """Deterministic 8-dimensional vectors from the text's bytes: same text, same vector."""
+    texts = body["input"] if isinstance(body["input"], list) else [body["input"]]
+    data = []
+    for index, text in enumerate(texts):
+        raw = hashlib.sha256(str(text).encode()).digest()
+        data.append({"object": "embedding", "index": index,
+                     "embedding": [b / 255 - 0.5 for b in raw[:8]]})
+    return {"object": "list", "data": data, "model": body.get("model", "fake"),
+            "usage": {"prompt_tokens": len(texts), "total_tokens": len(texts)}}

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import time
 from datetime import date, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
+from langchain_core.messages import HumanMessage
 
 from api.app import create_app
-from assistant.llm import history_block
+from assistant.embeddings import make_embeddings
+from assistant.llm import ChatCaller, LabelsOut, history_block
 from assistant.models import (
     ComplaintIn,
     CustomerFacts,
@@ -287,3 +293,35 @@ def test_approved_replies_become_the_models_examples(llm, fake):
     llm.draft(DraftRequest(text="The fries were cold and the burger had no cheese."))
     assert approved in fake.seen[-1].text()
     assert "(none yet)" in fake.seen[1].text()  # the first draft had no examples yet
+
+
+def test_tool_call_structured_output(fake, tmp_path):
+    """Servers without JSON-schema response formats: the schema goes as a forced tool call."""
+    settings = Settings(data_dir=tmp_path, engine="llm", openai_base_url=fake.base_url,
+                        llm_structured="function_calling", llm_model="llama3.1")
+    caller = ChatCaller(settings)
+    out, _, usage = caller.ask([HumanMessage("label this")], LabelsOut)
+    assert out.severity == "medium" and usage.cost_usd is None  # no price for llama3.1
+    (request,) = fake.seen
+    assert request.body["tool_choice"]["function"]["name"] == "LabelsOut"
+    assert "response_format" not in request.body
+
+
+def test_openai_embeddings_through_the_server(fake, tmp_path):
+    settings = Settings(data_dir=tmp_path, embeddings="openai", openai_base_url=fake.base_url,
+                        openai_api_key="sk-test")
+    embeddings = make_embeddings(settings)
+    vectors = embeddings.embed_queries(["one", "two", "one"])
+    assert vectors.shape == (3, 8) and (vectors[0] == vectors[2]).all()
+    assert abs(float((vectors[0] ** 2).sum()) - 1.0) < 1e-5
+
+
+def test_cli_uses_the_model_when_openai_base_url_is_set(fake, tmp_path):
+    env = {**os.environ, "OPENAI_BASE_URL": fake.base_url, "OPENAI_API_KEY": "sk-test",
+           "RECOVERY_ENGINE": "auto", "RECOVERY_DATA_DIR": str(tmp_path)}
+    r = subprocess.run([sys.executable, "-c", "from assistant.cli import app; app()",
+                        "classify", SALAD], capture_output=True, text=True, env=env, timeout=300)
+    assert r.returncode == 0, r.stderr
+    result = json.loads(r.stdout)
+    assert result["engine"] == "llm" and result["usage"]["prompt_tokens"] == 120
+    assert [s.schema_name for s in fake.seen] == ["LabelsOut"]
