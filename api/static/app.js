@@ -99,7 +99,9 @@ async function select(i) {
     el("li", { className: r.passed ? "pass" : "fail", title: r.detail,
                textContent: `${r.passed ? "✓" : "✗"} ${name.replace("_", " ")}` })));
   $("reason").value = "";
-  say(d.gesture ? `Gesture: ${d.gesture.text} (${d.gesture.value} ${d.gesture.currency}) — ${d.gesture.reason}` : "");
+  $("d-gesture").textContent = d.gesture
+    ? `Gesture: ${d.gesture.text} (${d.gesture.value} ${d.gesture.currency}) — ${d.gesture.reason}`
+    : "No gesture.";
   refreshButtons();
 }
 
