@@ -106,15 +106,13 @@ def run_eval(assistant: Assistant, lines: list[EvalLine]) -> dict[str, Any]:
         customer = _load_history(assistant, line)
         request = DraftRequest(text=line.text, customer_id=customer)
         started = time.perf_counter()
+        draft: Draft | None = None
         try:
-            draft: Draft | None = assistant.draft(request, store=False)
-            assert draft is not None
+            draft = assistant.draft(request, store=False)
             classification = draft.classification
-            usage = usage.plus(draft.usage)
         except AssistantError:  # a language we classify but do not write replies in
-            draft = None
             classification = assistant.classify(request)
-            usage = usage.plus(classification.usage)
+        usage = usage.plus(draft.usage if draft else classification.usage)
         latencies.append(time.perf_counter() - started)
         fallbacks += bool((draft or classification).fallback_reason)
         language = line.language or classification.language

@@ -112,9 +112,8 @@ class ModelAnswer:
 class ChatCaller:
     """One structured call with timeout, retries that honour Retry-After, a deadline, and cost."""
 
-    def __init__(self, settings: Settings, sleep: Any = time.sleep) -> None:
+    def __init__(self, settings: Settings) -> None:
         self._settings = settings
-        self._sleep = sleep
         key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
         self._chat = ChatOpenAI(
             model=settings.llm_model,
@@ -126,7 +125,7 @@ class ChatCaller:
             max_completion_tokens=settings.llm_max_output_tokens,
         )
         self._runnables: dict[type[BaseModel], Runnable[Any, Any]] = {}
-        self._encoding = encoding_name_for_model(settings.llm_model)
+        self.encoding = encoding_name_for_model(settings.llm_model)
         self.model = settings.llm_model
 
     def _runnable(self, schema: type[BaseModel]) -> Runnable[Any, Any]:
@@ -170,7 +169,7 @@ class ChatCaller:
                     f"{failure}; a retry in {wait:.1f}s could pass the "
                     f"{settings.llm_deadline_s:g}s deadline"
                 )
-            self._sleep(wait)
+            time.sleep(wait)
 
     def _parsed(
         self, result: dict[str, Any], schema: type[Out], messages: list[BaseMessage], usage: Usage
@@ -191,9 +190,9 @@ class ChatCaller:
         if meta:
             prompt, completion = meta["input_tokens"], meta["output_tokens"]
         else:
-            prompt = sum(count_tokens(str(m.content), self._encoding) for m in messages)
+            prompt = sum(count_tokens(str(m.content), self.encoding) for m in messages)
             produced = json.dumps(raw.tool_calls) if raw.tool_calls else str(raw.content)
-            completion = count_tokens(produced, self._encoding)
+            completion = count_tokens(produced, self.encoding)
         price = self._settings.llm_prices.get(self.model)
         cost = None if price is None else (prompt * price[0] + completion * price[1]) / 1e6
         return Usage(prompt_tokens=prompt, completion_tokens=completion, cost_usd=cost)
@@ -291,7 +290,7 @@ class LLMEngine:
         self, text: str, offline: Classification, recall: Recall | None, today: date,
         language_given: bool,
     ) -> Classification:
-        block = history_block(recall, self.settings.llm_history_tokens, self.caller_encoding)
+        block = history_block(recall, self.settings.llm_history_tokens, self.caller.encoding)
         messages = self._messages(
             self.classify_prompt, today=today.isoformat(), language_hint=offline.language,
             history=block.text, complaint=as_data(text),
@@ -322,10 +321,6 @@ class LLMEngine:
             prompt_version=self.classify_prompt.version,
         )
 
-    @property
-    def caller_encoding(self) -> str:
-        return encoding_name_for_model(self.caller.model)
-
     def draft(
         self, text: str, classification: Classification, recall: Recall | None, today: date,
         signer: str | None, learned: Sequence[str] = (),
@@ -338,7 +333,7 @@ class LLMEngine:
             self.knowledge, recall, severity, today, self.settings.gesture_cooldown_days)
         if severity is Severity.critical:
             allowed = []
-        block = history_block(recall, self.settings.llm_history_tokens, self.caller_encoding)
+        block = history_block(recall, self.settings.llm_history_tokens, self.caller.encoding)
         follow_days = policy.follow_up_days.get(classification.effort)
         messages = self._messages(
             self.draft_prompt, today=today.isoformat(), language=language,

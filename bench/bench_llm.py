@@ -25,23 +25,9 @@ from assistant.service import Assistant  # noqa: E402
 from assistant.settings import REPO_ROOT, Settings  # noqa: E402
 from assistant.tokens import count_tokens  # noqa: E402
 from tests.fake_openai import Answer, FakeOpenAI, Seen  # noqa: E402
+from tests.test_llm import labels, reply  # noqa: E402
 
-LABELS = {
-    "severity": "medium",
-    "severity_reasons": [{"detail": "came without the blue cheese", "history_id": None}],
-    "effort": "trivial",
-    "effort_reasons": [{"detail": "a fresh salad, a small gesture", "history_id": None}],
-    "recovery_potential": "high",
-    "recovery_potential_reasons": [{"detail": "a first, small failure", "history_id": None}],
-    "category": "product_quality",
-    "category_reasons": [{"detail": "salad without blue cheese", "history_id": None}],
-    "language": "en", "confidence": 0.8,
-}
-REPLY = {
-    "reply": "Hi! I'm sorry your salad came without the blue cheese. I'll have a fresh one made "
-             "now, and the strawberry smoothie is on me. Does that suit you?",
-    "gesture_kind": "smoothie", "history_ids_used": [], "follow_up_days": None,
-}
+LABELS, REPLY = labels(), reply()  # the same answers the engine's tests script
 
 
 def answer(seen: Seen) -> Answer:
