@@ -16,13 +16,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from email.utils import parsedate_to_datetime
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar, get_args
 
 import openai
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 from langchain_core.runnables import Runnable
 from langchain_openai import ChatOpenAI
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    model_validator,
+)
 
 from .classify import CueHit, decide_route, find_cues
 from .draft import Wording, allowed_gestures, require_draft_language, sign_off
@@ -67,26 +74,35 @@ class LLMFailure(Exception):
 # The schemas the model is held to. Enums mean only valid labels can come back.
 
 
+LabelName = Literal["severity", "effort", "recovery_potential", "category"]
+LABEL_NAMES: tuple[LabelName, ...] = get_args(LabelName)
+
+
 class LabelReason(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    detail: str = Field(description="A short phrase quoted from the complaint, or a history fact.")
-    history_id: str | None = Field(description="Id of the history item, when it is a fact.")
+    label: LabelName
+    detail: str
+    history_id: str | None
 
 
 class LabelsOut(BaseModel):
-    """Labels for one complaint, by the rubric, each with its reasons."""
+    """Labels for one complaint, by the rubric, and the reasons behind each of them."""
 
     model_config = ConfigDict(extra="forbid")
     severity: Severity
-    severity_reasons: list[LabelReason] = Field(min_length=1)
     effort: Effort
-    effort_reasons: list[LabelReason] = Field(min_length=1)
     recovery_potential: RecoveryPotential
-    recovery_potential_reasons: list[LabelReason] = Field(min_length=1)
     category: Category
-    category_reasons: list[LabelReason] = Field(min_length=1)
-    language: str = Field(description="ISO 639-1 code of the language the customer wrote in.")
+    language: str
     confidence: float
+    reasons: list[LabelReason] = Field(min_length=4)
+
+    @model_validator(mode="after")
+    def _every_label_has_a_reason(self) -> LabelsOut:
+        missing = set(LABEL_NAMES) - {reason.label for reason in self.reasons}
+        if missing:
+            raise ValueError(f"no reason given for {sorted(missing)}")
+        return self
 
 
 class ReplyOut(BaseModel):
@@ -298,10 +314,8 @@ class LLMEngine:
         out, _, usage = self.caller.ask(messages, LabelsOut)
         reasons = Reasons(language=list(offline.reasons.language))
         history_used: list[str] = []
-        for label in ("severity", "effort", "recovery_potential", "category"):
-            into: list[Reason] = getattr(reasons, label)
-            for given in getattr(out, f"{label}_reasons"):
-                into.append(_reason(given, block, history_used))
+        for given in out.reasons:
+            getattr(reasons, given.label).append(_reason(given, block, history_used))
         language = offline.language
         if not language_given:
             model_language = normalise_language_code(out.language)

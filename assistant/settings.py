@@ -45,7 +45,7 @@ class Settings(BaseSettings):
     llm_deadline_s: float = Field(
         60.0, gt=0, description="Longest a request waits on the model, retries included."
     )
-    llm_history_tokens: int = Field(1_200, ge=0, description="Token budget for history items.")
+    llm_history_tokens: int = Field(500, ge=0, description="Token budget for history items.")
     llm_max_output_tokens: int = Field(700, gt=0)
     llm_prices: dict[str, tuple[float, float]] = Field(
         default_factory=lambda: dict(DEFAULT_PRICES),

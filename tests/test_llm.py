@@ -41,15 +41,18 @@ SALAD = "My salad came without the blue cheese, and I had asked for it twice."
 def labels(**changes: object) -> dict[str, object]:
     base: dict[str, object] = {
         "severity": "medium",
-        "severity_reasons": [{"detail": "came without the blue cheese", "history_id": None}],
         "effort": "trivial",
-        "effort_reasons": [{"detail": "a new salad or a small gesture", "history_id": None}],
         "recovery_potential": "high",
-        "recovery_potential_reasons": [{"detail": "a first, small failure", "history_id": None}],
         "category": "product_quality",
-        "category_reasons": [{"detail": "salad without blue cheese", "history_id": None}],
         "language": "en",
         "confidence": 0.82,
+        "reasons": [
+            {"label": "severity", "detail": "came without the blue cheese", "history_id": None},
+            {"label": "effort", "detail": "a new salad or a small gesture", "history_id": None},
+            {"label": "recovery_potential", "detail": "a first, small failure",
+             "history_id": None},
+            {"label": "category", "detail": "salad without blue cheese", "history_id": None},
+        ],
     }
     return {**base, **changes}
 
@@ -117,7 +120,7 @@ def test_auto_engine_follows_the_openai_variables(monkeypatch):
 def test_classify_through_the_model(llm, fake):
     result = llm.classify(ComplaintIn(text=SALAD, customer_id="guest-214"))
     assert (result.engine, result.model) == ("llm", "gpt-4o-mini")
-    assert result.prompt_version.startswith("classify-v1+")
+    assert result.prompt_version.startswith("classify-v2+")
     assert (result.severity, result.effort, result.route) == ("medium", "trivial", "quick_win")
     assert result.reasons.severity[0].detail == "came without the blue cheese"
     assert result.usage.prompt_tokens == 120 and result.usage.completion_tokens == 40
@@ -143,7 +146,8 @@ def test_invalid_label_from_the_model_falls_back(llm, fake):
 
 
 def test_missing_reasons_are_not_accepted(llm, fake):
-    fake.then(Answer(labels(effort_reasons=[])))
+    without_effort = [r for r in labels()["reasons"] if r["label"] != "effort"]  # type: ignore[union-attr]
+    fake.then(Answer(labels(reasons=[*without_effort, without_effort[0]])))
     assert llm.classify(ComplaintIn(text=SALAD)).engine == "offline"
 
 
@@ -199,7 +203,7 @@ def test_client_errors_are_not_retried(llm, fake):
 def test_draft_grounded_in_history(llm, fake):
     draft = llm.draft(DraftRequest(text=SALAD, customer_id="guest-214", signer="Tyler, CEO"))
     assert draft.engine == "llm" and draft.prompt_version.startswith("draft-v2+")
-    assert draft.classification.prompt_version.startswith("classify-v1+")
+    assert draft.classification.prompt_version.startswith("classify-v2+")
     assert draft.gesture and draft.gesture.kind == "smoothie" and draft.gesture.based_on == "p1"
     assert "p1" in draft.history_used
     assert draft.reply.endswith("Tyler, CEO")
