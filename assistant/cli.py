@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from pydantic import ValidationError
@@ -113,6 +113,51 @@ def serve(
 
     settings = get_settings()
     uvicorn.run(create_app(settings), host=host or settings.host, port=port or settings.port)
+
+
+@app.command()
+def triage(
+    export: Annotated[Path, typer.Argument(help="Closed tickets, CSV or JSONL.")],
+    out: Annotated[Path, typer.Option("--out", help="Folder for triage.csv/.jsonl, report.md.")],
+    csat_below: Annotated[float, typer.Option(help="Select tickets rated below this, 0-10.")] = 7,
+    preset: Annotated[str, typer.Option(
+        help="Column names and scale: zendesk, freshdesk, intercom or generic.")] = "generic",
+    scale: Annotated[str | None, typer.Option(
+        help="Override the rating scale: 0-10, 1-5, good-bad, happy-neutral-unhappy.")] = None,
+    id_column: Annotated[str | None, typer.Option(help="Column of the ticket id.")] = None,
+    text_column: Annotated[str | None, typer.Option(help="Column of the complaint.")] = None,
+    customer_column: Annotated[str | None, typer.Option(help="Column of the customer id.")] = None,
+    csat_column: Annotated[str | None, typer.Option(help="Column of the rating.")] = None,
+    signer: Annotated[str | None, typer.Option(
+        help="Who signs the quick-win drafts, e.g. 'Tyler, CEO'.")] = None,
+) -> None:
+    """Rank closed, low-rated tickets: quick wins first, with drafts for review; resumable."""
+    from dataclasses import replace
+
+    from .triage import PRESETS, Progress, run_triage
+
+    if preset not in PRESETS:
+        raise _fail(f"--preset must be one of {', '.join(PRESETS)}, not {preset!r}")
+    overrides: dict[str, Any] = {}
+    if scale is not None:
+        if scale not in {"0-10", "1-5", "good-bad", "happy-neutral-unhappy"}:
+            raise _fail("--scale must be 0-10, 1-5, good-bad or happy-neutral-unhappy")
+        overrides["scale"] = scale
+    for field, column in (("id", id_column), ("text", text_column),
+                          ("customer", customer_column), ("csat", csat_column)):
+        if column:
+            overrides[field] = (column,)
+    chosen = replace(PRESETS[preset], **overrides)
+    typer.echo(f"triage: {export} with preset {preset}, rating scale {chosen.scale} "
+               f"(mapped to 0-10), selecting below {csat_below:g}", err=True)
+    try:
+        summary = run_triage(Assistant(get_settings()), export, out, preset=chosen,
+                             csat_below=csat_below, signer=signer, progress=Progress())
+    except AssistantError as exc:
+        raise _fail(str(exc)) from exc
+    typer.echo(f"{summary.read} tickets read, {summary.selected} rated below {csat_below:g}, "
+               f"{summary.quick_wins} quick wins; {summary.problems} rows not usable; "
+               f"{summary.resumed} resumed from the checkpoint; results in {summary.out}")
 
 
 @app.command("eval")

@@ -90,11 +90,16 @@ class Assistant:
         return self._understand(complaint)[0]
 
     def classify_many(self, complaints: list[ComplaintIn]) -> list[Classification]:
+        return [classification for classification, _ in self.understand_many(complaints)]
+
+    def understand_many(
+        self, complaints: list[ComplaintIn]
+    ) -> list[tuple[Classification, Recall | None]]:
         """Embeds the whole batch at once: the fast path for evals and triage."""
         for complaint in complaints:
             self._check(complaint)
         vectors = self.embeddings.embed_queries([c.text for c in complaints])
-        return [self._classify_vector(c, v)[0] for c, v in zip(complaints, vectors, strict=True)]
+        return [self._classify_vector(c, v) for c, v in zip(complaints, vectors, strict=True)]
 
     def draft(self, request: DraftRequest, store: bool = True) -> Draft:
         """A draft for review, saved in the queue (`store=False` for evals: no queue noise)."""
@@ -103,6 +108,13 @@ class Assistant:
 
     def _make_draft(self, request: DraftRequest) -> Draft:
         classification, recall = self._understand(request)
+        return self.draft_from(request, classification, recall)
+
+    def draft_from(
+        self, request: DraftRequest, classification: Classification, recall: Recall | None
+    ) -> Draft:
+        """A draft for a complaint already classified (triage classifies in batches first).
+        Not stored: the caller decides."""
         language = require_draft_language(classification.language)
         learned = self.drafts.learned_replies(language, classification.category.value)
         today = self._today()

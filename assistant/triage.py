@@ -1,0 +1,520 @@
+"""Nightly triage of closed, low-rated tickets: quick wins first, for a leader to fix personally.
+
+The export is streamed (never loaded whole). Progress is checkpointed in SQLite inside the
+output folder after every batch, together with the drafts it made (their ids are derived from
+the run and the ticket), so a run killed at any point and started again with the same
+arguments ends with exactly the rows, files and drafts of an uninterrupted run."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, TextIO
+
+from pydantic import BaseModel
+from sqlalchemy import Integer, String, Text, create_engine, func, select
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+
+from .errors import InvalidInput, NotFound
+from .models import ORDINAL_LABELS, Classification, DraftRequest, HistoryKind, Recall
+from .service import Assistant
+
+Scale = Literal["0-10", "1-5", "good-bad", "happy-neutral-unhappy"]
+_WORDS = {"good": 10.0, "bad": 0.0, "happy": 10.0, "neutral": 5.0, "unhappy": 0.0}
+_BATCH = 64
+
+
+@dataclass(frozen=True)
+class Preset:
+    """Where an export keeps each field (first column present wins; dots reach into JSON) and
+    which satisfaction scale it uses."""
+
+    id: tuple[str, ...]
+    text: tuple[str, ...]
+    customer: tuple[str, ...]
+    csat: tuple[str, ...]
+    closed: tuple[str, ...]
+    channel: tuple[str, ...]
+    subject: tuple[str, ...]
+    scale: Scale
+
+
+PRESETS: dict[str, Preset] = {
+    # Zendesk: ticket CSV export, or tickets from the (incremental) ticket API as JSONL.
+    # Satisfaction is good / bad ("offered" / "unoffered" = no rating).
+    "zendesk": Preset(
+        id=("id", "Id", "ID"), text=("description", "Description"),
+        customer=("requester_id", "Requester id", "Requester ID", "Requester"),
+        csat=("satisfaction_rating.score", "Satisfaction Score", "satisfaction_score"),
+        closed=("solved_at", "Solved at", "updated_at"), channel=("via.channel", "Via"),
+        subject=("subject", "Subject"), scale="good-bad"),
+    # Freshdesk: tickets from the API (description_text) joined with satisfaction ratings,
+    # or its CSV export. The default survey is happy / neutral / unhappy.
+    "freshdesk": Preset(
+        id=("id", "Ticket ID", "ticket_id"), text=("description_text", "Description"),
+        customer=("requester_id", "Contact ID", "Requester ID", "email"),
+        csat=("satisfaction_rating", "Satisfaction Rating", "rating", "Survey Result"),
+        closed=("closed_at", "Closed time", "Resolved time"), channel=("source", "Source"),
+        subject=("subject", "Subject"), scale="happy-neutral-unhappy"),
+    # Intercom: conversations from the API (source.body, conversation_rating.rating 1-5) or a
+    # conversation export CSV.
+    "intercom": Preset(
+        id=("id", "conversation_id", "Conversation ID"),
+        text=("source.body", "message_body", "Conversation body", "body"),
+        customer=("contacts.contacts.0.id", "user_id", "message_author_user_id", "User ID"),
+        csat=("conversation_rating.rating", "conversation_rating", "Conversation rating",
+              "rating"),
+        closed=("conversation_closed_at", "statistics.last_close_at", "Closed at"),
+        channel=("source.type", "source.delivered_as", "Channel"),
+        subject=("source.subject", "Subject"), scale="1-5"),
+    # Our own plain format (PRODUCT.md): ticket_id, text, customer_id, csat 0-10.
+    "generic": Preset(
+        id=("ticket_id", "id"), text=("text", "complaint", "description"),
+        customer=("customer_id", "customer"), csat=("csat", "satisfaction", "score"),
+        closed=("closed_at", "closed"), channel=("channel",), subject=("subject",),
+        scale="0-10"),
+}
+
+
+class Ticket(BaseModel):
+    id: str
+    text: str
+    customer_id: str | None = None
+    csat: float | None = None
+    closed_at: str | None = None
+    channel: str | None = None
+
+
+class Problem(BaseModel):
+    """A row that could not be used, and why: reported, never fatal."""
+
+    row: int
+    ticket_id: str | None
+    problem: str
+
+
+def score_0_10(raw: Any, scale: Scale) -> float | None:
+    """A satisfaction score on 0-10 (None when the row has no rating)."""
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        return None
+    if scale in {"good-bad", "happy-neutral-unhappy"}:
+        word = str(raw).strip().lower()
+        if word in {"offered", "unoffered", "none", ""}:
+            return None
+        if word not in _WORDS:
+            raise ValueError(f"rating {raw!r} is not one of good/bad/happy/neutral/unhappy")
+        return _WORDS[word]
+    try:
+        value = float(str(raw).strip().replace(",", "."))
+    except ValueError:
+        raise ValueError(f"rating {raw!r} is not a number on the {scale} scale") from None
+    low, high = (1.0, 5.0) if scale == "1-5" else (0.0, 10.0)
+    if not low <= value <= high:
+        raise ValueError(f"rating {raw!r} is outside the {scale} scale")
+    return (value - 1) * 2.5 if scale == "1-5" else value
+
+
+def _field(row: dict[str, Any], names: tuple[str, ...]) -> Any:
+    for name in names:
+        value: Any = row
+        for part in name.split("."):
+            if isinstance(value, dict):
+                value = value.get(part)
+            elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
+                value = value[int(part)]
+            else:
+                value = None
+            if value is None:
+                break
+        if value not in (None, ""):
+            return value
+    return None
+
+
+def _rows(path: Path) -> Iterator[tuple[int, dict[str, Any] | None, str | None]]:
+    """(row number, row, problem) streamed from CSV or JSONL; bytes that are not UTF-8 come
+    through as surrogates, so the row is reported instead of stopping the run."""
+    with path.open(encoding="utf-8", errors="surrogateescape", newline="") as handle:
+        if path.suffix.lower() in {".jsonl", ".ndjson", ".json"}:
+            for number, line in enumerate(handle, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    row = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    yield number, None, f"not JSON: {exc.msg}"
+                    continue
+                yield (number, row, None) if isinstance(row, dict) else (
+                    number, None, "not a JSON object")
+        else:
+            for number, row in enumerate(csv.DictReader(handle), start=2):
+                yield number, row, None
+
+
+def read_export(
+    path: Path, preset: Preset, problems: list[Problem]
+) -> Iterator[Ticket]:
+    """Tickets from an export, in file order; unusable rows land in `problems`."""
+    if not path.is_file():
+        raise InvalidInput(f"no such export file: {path}")
+    seen: set[str] = set()
+    for number, row, problem in _rows(path):
+        if row is None:
+            problems.append(Problem(row=number, ticket_id=None, problem=problem or "unreadable"))
+            continue
+        raw_id = _field(row, preset.id)
+        ticket_id = str(raw_id).strip() if raw_id is not None else ""
+        if not ticket_id:
+            problems.append(Problem(row=number, ticket_id=None, problem="no ticket id"))
+            continue
+        if ticket_id in seen:
+            problems.append(Problem(row=number, ticket_id=ticket_id, problem="duplicate id"))
+            continue
+        seen.add(ticket_id)
+        text = str(_field(row, preset.text) or "").strip()
+        subject = str(_field(row, preset.subject) or "").strip()
+        if _broken(text) or _broken(subject):
+            problems.append(Problem(row=number, ticket_id=ticket_id,
+                                    problem="text is not valid UTF-8"))
+            continue
+        if not text and not subject:
+            problems.append(Problem(row=number, ticket_id=ticket_id, problem="no text"))
+            continue
+        try:
+            csat = score_0_10(_field(row, preset.csat), preset.scale)
+        except ValueError as exc:
+            problems.append(Problem(row=number, ticket_id=ticket_id, problem=str(exc)))
+            continue
+        customer = _field(row, preset.customer)
+        yield Ticket(
+            id=ticket_id, text=f"{subject}. {text}" if subject and text else text or subject,
+            customer_id=str(customer) if customer is not None else None, csat=csat,
+            closed_at=_str_or_none(_field(row, preset.closed)),
+            channel=_str_or_none(_field(row, preset.channel)),
+        )
+
+
+def _broken(text: str) -> bool:
+    return any("\udc80" <= char <= "\udcff" for char in text)
+
+
+def _str_or_none(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+# The checkpoint: one SQLite file in the output folder.
+
+
+class _Base(DeclarativeBase):
+    pass
+
+
+class _RunRow(_Base):
+    __tablename__ = "triage_run"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    arguments: Mapped[str] = mapped_column(Text)
+
+
+class _TicketRow(_Base):
+    __tablename__ = "triage_ticket"
+    ticket_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer)
+    result: Mapped[str] = mapped_column(Text)
+
+
+class TriageRow(BaseModel):
+    """One selected ticket with its labels and reasons, in `triage.jsonl` / `triage.csv`."""
+
+    rank: int = 0
+    ticket_id: str
+    customer_id: str | None
+    csat_0_10: float | None
+    closed_at: str | None
+    channel: str | None
+    severity: str
+    effort: str
+    recovery_potential: str
+    category: str
+    language: str
+    route: str
+    escalate: bool
+    confidence: float
+    customer_orders: int
+    reasons: dict[str, list[str]]
+    history_used: list[str]
+    draft_id: str | None
+    engine: str
+    fallback_reason: str | None
+    text: str
+
+
+@dataclass
+class TriageSummary:
+    read: int
+    selected: int
+    classified_now: int
+    resumed: int
+    problems: int
+    quick_wins: int
+    out: Path
+
+
+ProgressFn = Callable[[int, int], None]
+
+
+def run_triage(
+    assistant: Assistant, export: Path, out: Path, *, preset: Preset, csat_below: float = 7.0,
+    signer: str | None = None, progress: ProgressFn | None = None,
+) -> TriageSummary:
+    out.mkdir(parents=True, exist_ok=True)
+    arguments = json.dumps({
+        "export": str(export.resolve()), "file": _file_digest(export), "preset": preset.__dict__,
+        "csat_below": csat_below, "signer": signer,
+    }, sort_keys=True)
+    key = hashlib.sha256(arguments.encode()).hexdigest()
+    checkpoint = create_engine(f"sqlite:///{out / 'checkpoint.db'}")
+    _Base.metadata.create_all(checkpoint)
+    with Session(checkpoint) as session, session.begin():
+        run = session.get(_RunRow, key)
+        if run is None:
+            if session.scalar(select(func.count()).select_from(_RunRow)):
+                raise InvalidInput(
+                    f"{out} holds a triage run with other arguments or another export; "
+                    "use a new --out folder (or delete its checkpoint.db to start over)")
+            session.add(_RunRow(key=key, arguments=arguments))
+        done = set(session.scalars(select(_TicketRow.ticket_id)))
+
+    def chosen(ticket: Ticket) -> bool:
+        return ticket.csat is not None and ticket.csat < csat_below
+
+    # Two streamed passes: the first only counts (for the progress total), the second works
+    # in batches; neither holds the export in memory.
+    total = sum(1 for ticket in read_export(export, preset, []) if chosen(ticket))
+    problems: list[Problem] = []
+    read = position = classified = 0
+    batch: list[tuple[int, Ticket]] = []
+
+    def flush() -> None:
+        nonlocal classified
+        rows = _triage_batch(assistant, [t for _, t in batch], key, signer)
+        with Session(checkpoint) as session, session.begin():
+            session.add_all([
+                _TicketRow(ticket_id=row.ticket_id, position=index,
+                           result=row.model_dump_json())
+                for (index, _), row in zip(batch, rows, strict=True)])
+        classified += len(batch)
+        batch.clear()
+        if progress:
+            progress(len(done) + classified, total)
+
+    for ticket in read_export(export, preset, problems):
+        read += 1
+        if not chosen(ticket):
+            continue
+        position += 1
+        if ticket.id not in done:
+            batch.append((position, ticket))
+            if len(batch) == _BATCH:
+                flush()
+    if batch:
+        flush()
+    with Session(checkpoint) as session:
+        results = [TriageRow.model_validate_json(r) for r in session.scalars(
+            select(_TicketRow.result).order_by(_TicketRow.position))]
+    checkpoint.dispose()
+    ranked = rank(results)
+    write_outputs(ranked, problems, out, csat_below)
+    return TriageSummary(
+        read=read, selected=position, classified_now=classified, resumed=len(done),
+        problems=len(problems), quick_wins=sum(r.route == "quick_win" for r in ranked),
+        out=out,
+    )
+
+
+def _file_digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _triage_batch(
+    assistant: Assistant, batch: list[Ticket], key: str, signer: str | None
+) -> list[TriageRow]:
+    requests = [DraftRequest(text=t.text[: assistant.settings.max_text_chars],
+                             customer_id=t.customer_id, signer=signer) for t in batch]
+    understood = assistant.understand_many(list(requests))
+    drafts = []
+    rows = []
+    for ticket, request, (labels, recall) in zip(batch, requests, understood, strict=True):
+        draft_id = None
+        if labels.route == "quick_win" and labels.language in assistant.knowledge.phrases:
+            draft_id = hashlib.sha256(f"{key}/{ticket.id}".encode()).hexdigest()[:32]
+            if not _exists(assistant, draft_id):
+                draft = assistant.draft_from(request, labels, recall)
+                drafts.append(draft.model_copy(update={"id": draft_id}))
+        rows.append(_row(ticket, labels, recall, draft_id, _orders(assistant, ticket)))
+    if drafts:
+        assistant.drafts.save_many(drafts)
+    return rows
+
+
+def _exists(assistant: Assistant, draft_id: str) -> bool:
+    try:
+        assistant.drafts.get(draft_id)
+    except NotFound:
+        return False
+    return True
+
+
+def _orders(assistant: Assistant, ticket: Ticket) -> int:
+    """Customer value where the history has it: how many orders we know of."""
+    if not ticket.customer_id:
+        return 0
+    items = assistant.history.items_of(ticket.customer_id)
+    return sum(item.kind is HistoryKind.order for item in items)
+
+
+def _row(
+    ticket: Ticket, labels: Classification, recall: Recall | None, draft_id: str | None,
+    orders: int,
+) -> TriageRow:
+    reasons = {name: [r.detail for r in getattr(labels.reasons, name)]
+               for name in ("severity", "effort", "recovery_potential", "category", "route")}
+    return TriageRow(
+        ticket_id=ticket.id, customer_id=ticket.customer_id, csat_0_10=ticket.csat,
+        closed_at=ticket.closed_at, channel=ticket.channel, severity=labels.severity.value,
+        effort=labels.effort.value, recovery_potential=labels.recovery_potential.value,
+        category=labels.category.value, language=labels.language, route=labels.route.value,
+        escalate=labels.route == "escalate", confidence=labels.confidence,
+        customer_orders=orders, reasons=reasons, history_used=labels.history_used,
+        draft_id=draft_id, engine=labels.engine, fallback_reason=labels.fallback_reason,
+        text=ticket.text,
+    )
+
+
+def rank(rows: list[TriageRow]) -> list[TriageRow]:
+    """Quick wins first; then severity high to low, effort low to high, customer value high to
+    low; the ticket id settles ties, so the order never depends on how the run went."""
+    severity, effort = ORDINAL_LABELS["severity"], ORDINAL_LABELS["effort"]
+    ordered = sorted(rows, key=lambda r: (
+        r.route != "quick_win", -severity.index(r.severity), effort.index(r.effort),
+        -r.customer_orders, r.ticket_id))
+    return [row.model_copy(update={"rank": index}) for index, row in enumerate(ordered, 1)]
+
+
+def write_outputs(rows: list[TriageRow], problems: list[Problem], out: Path, csat_below: float
+                  ) -> None:
+    with (out / "triage.jsonl").open("w", encoding="utf-8") as handle:
+        for row in rows:
+            handle.write(row.model_dump_json() + "\n")
+    columns = [name for name in TriageRow.model_fields if name != "reasons"] + ["reasons"]
+    with (out / "triage.csv").open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=columns)
+        writer.writeheader()
+        for row in rows:
+            data = row.model_dump()
+            data["reasons"] = "; ".join(f"{k}: {' | '.join(v)}" for k, v in row.reasons.items())
+            data["history_used"] = " ".join(row.history_used)
+            writer.writerow(data)
+    with (out / "problems.jsonl").open("w", encoding="utf-8") as handle:
+        for problem in problems:
+            handle.write(problem.model_dump_json() + "\n")
+    _heatmap(rows, out / "severity-effort.png")
+    (out / "report.md").write_text(_report(rows, problems, csat_below), encoding="utf-8")
+
+
+def _report(rows: list[TriageRow], problems: list[Problem], csat_below: float) -> str:
+    severity, effort = ORDINAL_LABELS["severity"], ORDINAL_LABELS["effort"]
+    grid = Counter((r.severity, r.effort) for r in rows)
+    routes = Counter(r.route for r in rows)
+    out = [f"# Triage: {len(rows)} closed tickets rated below {csat_below:g}/10", "",
+           f"Quick wins **{routes['quick_win']}**, escalations **{routes['escalate']}**, "
+           f"standard {routes['standard']}. Rows not usable: {len(problems)} "
+           "(see `problems.jsonl`).", "", "## Severity × effort", "",
+           "| severity \\ effort | " + " | ".join(effort) + " |",
+           "|---|" + "---|" * len(effort)]
+    for level in reversed(severity):
+        out.append(f"| {level} | " + " | ".join(str(grid[(level, e)]) for e in effort) + " |")
+    out += ["", "![severity × effort](severity-effort.png)", "", "## By category", "",
+            "| category | tickets |", "|---|---|"]
+    out += [f"| {name} | {count} |"
+            for name, count in Counter(r.category for r in rows).most_common()]
+    out += ["", "## Quick wins, in order", "",
+            "| rank | ticket | customer | severity | effort | category | draft | complaint |",
+            "|---|---|---|---|---|---|---|---|"]
+    for row in rows:
+        if row.route == "quick_win":
+            text = row.text.replace("|", "/").replace("\n", " ")
+            text = text if len(text) <= 90 else text[:89] + "…"
+            out.append(f"| {row.rank} | {row.ticket_id} | {row.customer_id or ''} | "
+                       f"{row.severity} | {row.effort} | {row.category} | "
+                       f"{row.draft_id or 'no draft language'} | {text} |")
+    escalations = [r for r in rows if r.escalate]
+    if escalations:
+        out += ["", "## Escalations", ""]
+        out += [f"- {r.ticket_id} ({r.severity}, {r.category}): "
+                f"{'; '.join(r.reasons['severity'][:2])}" for r in escalations]
+    return "\n".join(out) + "\n"
+
+
+def _heatmap(rows: list[TriageRow], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    severity, effort = ORDINAL_LABELS["severity"], ORDINAL_LABELS["effort"]
+    grid = Counter((r.severity, r.effort) for r in rows)
+    cells = [[grid[(s, e)] for e in effort] for s in reversed(severity)]
+    fig, ax = plt.subplots(figsize=(5.2, 4.2))
+    ax.imshow(cells, cmap="OrRd")
+    ax.set_xticks(range(len(effort)), effort)
+    ax.set_yticks(range(len(severity)), list(reversed(severity)))
+    ax.set_xlabel("effort to fix")
+    ax.set_ylabel("severity")
+    ax.set_title("Low-rated tickets: severity × effort")
+    top = max((max(row) for row in cells), default=0)
+    for i, row in enumerate(cells):
+        for j, count in enumerate(row):
+            ax.text(j, i, str(count), ha="center", va="center",
+                    color="white" if count > top / 2 else "black")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+class Progress:
+    """A bar with rate and ETA on a terminal; a plain log line now and then otherwise."""
+
+    def __init__(self, stream: TextIO = sys.stderr) -> None:
+        self.stream = stream
+        self.tty = stream.isatty()
+        self.started = time.monotonic()
+        self.last_logged = -1
+
+    def __call__(self, done: int, total: int) -> None:
+        elapsed = max(1e-6, time.monotonic() - self.started)
+        rate = done / elapsed
+        eta = (total - done) / rate if rate else 0.0
+        if self.tty:
+            filled = int(30 * done / max(1, total))
+            self.stream.write(f"\r[{'#' * filled}{'.' * (30 - filled)}] {done}/{total} "
+                              f"{rate:.1f}/s ETA {int(eta // 60)}:{int(eta % 60):02d}")
+            if done >= total:
+                self.stream.write("\n")
+        else:
+            step = max(1, total // 10)
+            if done // step != self.last_logged or done >= total:
+                self.last_logged = done // step
+                self.stream.write(f"triage: {done}/{total} tickets, {rate:.1f}/s, "
+                                  f"eta {eta:.0f}s\n")
+        self.stream.flush()

@@ -1,0 +1,121 @@
+"""Nightly triage over generated Zendesk, Freshdesk and Intercom exports; kill and resume."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from assistant.errors import InvalidInput
+from assistant.service import Assistant
+from assistant.settings import Settings
+from assistant.triage import PRESETS, run_triage, score_0_10
+from tests.conftest import TODAY
+from tests.exports import FLAWS, write_export
+
+SUFFIX = {"zendesk": "csv", "freshdesk": "jsonl", "intercom": "jsonl"}
+
+
+@pytest.fixture(scope="module")
+def assistant(tmp_path_factory) -> Assistant:
+    settings = Settings(data_dir=tmp_path_factory.mktemp("triage"), engine="offline")
+    return Assistant(settings, today=lambda: TODAY)
+
+
+def lines(path: Path) -> list[dict[str, object]]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+@pytest.mark.parametrize("kind", ["zendesk", "freshdesk", "intercom"])
+def test_triage_of_a_preset_export(kind, assistant, tmp_path):
+    export = tmp_path / f"export.{SUFFIX[kind]}"
+    low = write_export(kind, export, 2000)
+    summary = run_triage(assistant, export, tmp_path / "out", preset=PRESETS[kind],
+                         signer="Tyler, CEO")
+    out = tmp_path / "out"
+    rows = lines(out / "triage.jsonl")
+    assert summary.read == 2000 and summary.selected == low == len(rows)
+    assert summary.problems == FLAWS
+    assert {p["problem"].split(" ")[0] for p in lines(out / "problems.jsonl")} == {
+        "no", "duplicate", "rating", "text"}
+    assert [r["rank"] for r in rows] == list(range(1, len(rows) + 1))
+    wins = [r for r in rows if r["route"] == "quick_win"]
+    assert wins and rows[: len(wins)] == wins, "quick wins come first"
+    assert all(r["csat_0_10"] < 7 for r in rows)
+    for win in wins:
+        draft = assistant.drafts.get(win["draft_id"])
+        assert draft.status == "pending_review" and draft.reply.endswith("Tyler, CEO")
+    assert all(r["reasons"]["severity"] for r in rows)
+    report = (out / "report.md").read_text()
+    assert f"Quick wins **{len(wins)}**" in report and "severity-effort.png" in report
+    assert (out / "severity-effort.png").read_bytes()[:4] == b"\x89PNG"
+    with (out / "triage.csv").open() as handle:
+        assert sum(1 for _ in handle) == len(rows) + 1
+
+
+def test_killed_run_resumes_to_the_same_result(assistant, tmp_path):
+    export = tmp_path / "export.csv"
+    low = write_export("zendesk", export, 1200, seed=11)
+    killed_out, var = tmp_path / "killed", tmp_path / "var"
+    command = [sys.executable, "-c", "from assistant.cli import app; app()", "triage",
+               str(export), "--out", str(killed_out), "--preset", "zendesk"]
+    env = {**os.environ, "RECOVERY_DATA_DIR": str(var), "RECOVERY_ENGINE": "offline"}
+    process = subprocess.Popen(command, env=env, stderr=subprocess.DEVNULL,
+                               stdout=subprocess.DEVNULL)
+    checkpoint = killed_out / "checkpoint.db"
+    deadline = time.monotonic() + 120
+    done = 0
+    while done < 64:
+        assert time.monotonic() < deadline and process.poll() is None, "never checkpointed"
+        time.sleep(0.05)
+        if checkpoint.exists():
+            try:
+                with sqlite3.connect(checkpoint) as db:
+                    done = db.execute("select count(*) from triage_ticket").fetchone()[0]
+            except sqlite3.OperationalError:
+                done = 0
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=30)
+    with sqlite3.connect(checkpoint) as db:
+        done = db.execute("select count(*) from triage_ticket").fetchone()[0]
+    assert 0 < done < low, "the kill must land mid-run"
+
+    again = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stderr
+    assert f"{done} resumed from the checkpoint" in again.stdout
+
+    whole = run_triage(assistant, export, tmp_path / "whole", preset=PRESETS["zendesk"])
+    assert whole.selected == low
+    assert (killed_out / "triage.jsonl").read_text() == (
+        tmp_path / "whole" / "triage.jsonl").read_text()
+    assert (killed_out / "report.md").read_text() == (tmp_path / "whole" / "report.md").read_text()
+    wins = sum(r["route"] == "quick_win" for r in lines(killed_out / "triage.jsonl"))
+    with sqlite3.connect(var / "recovery.db") as db:
+        drafts = db.execute("select count(*), count(distinct id) from drafts").fetchone()
+    assert drafts == (wins, wins), "a quick win was drafted twice or not at all"
+
+
+def test_an_output_folder_belongs_to_one_run(assistant, tmp_path):
+    export = tmp_path / "export.csv"
+    write_export("zendesk", export, 100)
+    run_triage(assistant, export, tmp_path / "out", preset=PRESETS["zendesk"])
+    with pytest.raises(InvalidInput, match="other arguments"):
+        run_triage(assistant, export, tmp_path / "out", preset=PRESETS["zendesk"],
+                   csat_below=5)
+
+
+def test_rating_scales_map_to_0_10():
+    assert score_0_10("bad", "good-bad") == 0 and score_0_10("Good", "good-bad") == 10
+    assert score_0_10("unoffered", "good-bad") is None
+    assert score_0_10("neutral", "happy-neutral-unhappy") == 5
+    assert [score_0_10(v, "1-5") for v in (1, 3, 4, 5)] == [0, 5, 7.5, 10]
+    assert score_0_10("6,5", "0-10") == 6.5 and score_0_10("", "0-10") is None
+    with pytest.raises(ValueError, match="outside"):
+        score_0_10(11, "0-10")
