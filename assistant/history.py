@@ -145,6 +145,8 @@ def derive_facts(items: Iterable[HistoryItem], today: date, window_days: int) ->
             facts.gestures_given.append(item)
         elif item.kind is HistoryKind.preference:
             facts.preferences.append(item)
+        elif item.kind is HistoryKind.order:
+            facts.order_count += 1
     return facts
 
 

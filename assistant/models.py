@@ -123,6 +123,7 @@ class CustomerFacts(BaseModel):
     )
     gestures_given: list[HistoryItem] = Field(default_factory=list)
     preferences: list[HistoryItem] = Field(default_factory=list)
+    order_count: int = Field(0, description="Orders we know of: the customer's value to us.")
 
 
 class Recall(BaseModel):

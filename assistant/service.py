@@ -89,16 +89,21 @@ class Assistant:
     def classify(self, complaint: ComplaintIn) -> Classification:
         return self._understand(complaint)[0]
 
+    def embed(self, texts: list[str]) -> np.ndarray:
+        return self.embeddings.embed_queries(texts)
+
     def classify_many(self, complaints: list[ComplaintIn]) -> list[Classification]:
         return [classification for classification, _ in self.understand_many(complaints)]
 
     def understand_many(
-        self, complaints: list[ComplaintIn]
+        self, complaints: list[ComplaintIn], vectors: np.ndarray | None = None
     ) -> list[tuple[Classification, Recall | None]]:
-        """Embeds the whole batch at once: the fast path for evals and triage."""
+        """Embeds the whole batch at once: the fast path for evals and triage. `vectors` may
+        come precomputed (`embed`), so a caller can embed the next batch meanwhile."""
         for complaint in complaints:
             self._check(complaint)
-        vectors = self.embeddings.embed_queries([c.text for c in complaints])
+        if vectors is None:
+            vectors = self.embed([c.text for c in complaints])
         return [self._classify_vector(c, v) for c, v in zip(complaints, vectors, strict=True)]
 
     def draft(self, request: DraftRequest, store: bool = True) -> Draft:

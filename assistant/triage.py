@@ -14,16 +14,18 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, TextIO
 
+import numpy as np
 from pydantic import BaseModel
 from sqlalchemy import Integer, String, Text, create_engine, func, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from .errors import InvalidInput, NotFound
-from .models import ORDINAL_LABELS, Classification, DraftRequest, HistoryKind, Recall
+from .models import ORDINAL_LABELS, Classification, DraftRequest, Recall
 from .service import Assistant
 
 Scale = Literal["0-10", "1-5", "good-bad", "happy-neutral-unhappy"]
@@ -299,32 +301,48 @@ def run_triage(
     total = sum(1 for ticket in read_export(export, preset, []) if chosen(ticket))
     problems: list[Problem] = []
     read = position = classified = 0
-    batch: list[tuple[int, Ticket]] = []
+    Batch = list[tuple[int, Ticket]]
+    batch: Batch = []
+    pending: tuple[Batch, Future[np.ndarray]] | None = None
 
-    def flush() -> None:
+    def work(tickets: Batch, vectors: Future[np.ndarray]) -> None:
         nonlocal classified
-        rows = _triage_batch(assistant, [t for _, t in batch], key, signer)
+        rows = _triage_batch(assistant, [t for _, t in tickets], vectors.result(), key, signer)
         with Session(checkpoint) as session, session.begin():
             session.add_all([
                 _TicketRow(ticket_id=row.ticket_id, position=index,
                            result=row.model_dump_json())
-                for (index, _), row in zip(batch, rows, strict=True)])
-        classified += len(batch)
-        batch.clear()
+                for (index, _), row in zip(tickets, rows, strict=True)])
+        classified += len(tickets)
         if progress:
             progress(len(done) + classified, total)
 
-    for ticket in read_export(export, preset, problems):
-        read += 1
-        if not chosen(ticket):
-            continue
-        position += 1
-        if ticket.id not in done:
-            batch.append((position, ticket))
-            if len(batch) == _BATCH:
-                flush()
-    if batch:
-        flush()
+    # A pipeline of two: the next batch is embedded (C code, off the GIL) while this one is
+    # classified, drafted and checkpointed.
+    with ThreadPoolExecutor(max_workers=1) as embedder:
+
+        def submit(tickets: Batch) -> None:
+            nonlocal pending
+            texts = [_clip(assistant, t) for _, t in tickets]
+            future = embedder.submit(assistant.embed, texts)
+            if pending:
+                work(*pending)
+            pending = (tickets, future)
+
+        for ticket in read_export(export, preset, problems):
+            read += 1
+            if not chosen(ticket):
+                continue
+            position += 1
+            if ticket.id not in done:
+                batch.append((position, ticket))
+                if len(batch) == _BATCH:
+                    submit(batch)
+                    batch = []
+        if batch:
+            submit(batch)
+        if pending:
+            work(*pending)
     with Session(checkpoint) as session:
         results = [TriageRow.model_validate_json(r) for r in session.scalars(
             select(_TicketRow.result).order_by(_TicketRow.position))]
@@ -347,11 +365,12 @@ def _file_digest(path: Path) -> str:
 
 
 def _triage_batch(
-    assistant: Assistant, batch: list[Ticket], key: str, signer: str | None
+    assistant: Assistant, batch: list[Ticket], vectors: np.ndarray, key: str,
+    signer: str | None,
 ) -> list[TriageRow]:
-    requests = [DraftRequest(text=t.text[: assistant.settings.max_text_chars],
-                             customer_id=t.customer_id, signer=signer) for t in batch]
-    understood = assistant.understand_many(list(requests))
+    requests = [DraftRequest(text=_clip(assistant, t), customer_id=t.customer_id,
+                             signer=signer) for t in batch]
+    understood = assistant.understand_many(list(requests), vectors)
     drafts = []
     rows = []
     for ticket, request, (labels, recall) in zip(batch, requests, understood, strict=True):
@@ -361,10 +380,14 @@ def _triage_batch(
             if not _exists(assistant, draft_id):
                 draft = assistant.draft_from(request, labels, recall)
                 drafts.append(draft.model_copy(update={"id": draft_id}))
-        rows.append(_row(ticket, labels, recall, draft_id, _orders(assistant, ticket)))
+        rows.append(_row(ticket, labels, recall, draft_id))
     if drafts:
         assistant.drafts.save_many(drafts)
     return rows
+
+
+def _clip(assistant: Assistant, ticket: Ticket) -> str:
+    return ticket.text[: assistant.settings.max_text_chars]
 
 
 def _exists(assistant: Assistant, draft_id: str) -> bool:
@@ -375,17 +398,8 @@ def _exists(assistant: Assistant, draft_id: str) -> bool:
     return True
 
 
-def _orders(assistant: Assistant, ticket: Ticket) -> int:
-    """Customer value where the history has it: how many orders we know of."""
-    if not ticket.customer_id:
-        return 0
-    items = assistant.history.items_of(ticket.customer_id)
-    return sum(item.kind is HistoryKind.order for item in items)
-
-
 def _row(
-    ticket: Ticket, labels: Classification, recall: Recall | None, draft_id: str | None,
-    orders: int,
+    ticket: Ticket, labels: Classification, recall: Recall | None, draft_id: str | None
 ) -> TriageRow:
     reasons = {name: [r.detail for r in getattr(labels.reasons, name)]
                for name in ("severity", "effort", "recovery_potential", "category", "route")}
@@ -395,7 +409,8 @@ def _row(
         effort=labels.effort.value, recovery_potential=labels.recovery_potential.value,
         category=labels.category.value, language=labels.language, route=labels.route.value,
         escalate=labels.route == "escalate", confidence=labels.confidence,
-        customer_orders=orders, reasons=reasons, history_used=labels.history_used,
+        customer_orders=recall.facts.order_count if recall else 0, reasons=reasons,
+        history_used=labels.history_used,
         draft_id=draft_id, engine=labels.engine, fallback_reason=labels.fallback_reason,
         text=ticket.text,
     )
