@@ -1,17 +1,25 @@
 """The HTTP API: thin routes over `assistant.Assistant`; errors mapped to status codes here."""
 
+import shutil
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import date
 from pathlib import Path as PathLib
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import Body, Depends, FastAPI, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse
 from fastapi.staticfiles import StaticFiles
 
-from assistant.errors import AssistantError, Conflict, InvalidInput, NotFound, Unavailable
+from assistant.errors import (
+    AssistantError,
+    Conflict,
+    InvalidInput,
+    NotFound,
+    TooLarge,
+    Unavailable,
+)
 from assistant.models import (
     Classification,
     ComplaintIn,
@@ -31,9 +39,10 @@ from assistant.models import (
 )
 from assistant.service import Assistant
 from assistant.settings import Settings, get_settings
+from assistant.triage import TriageRow, TriageRunInfo, TriageRuns
 
 STATIC = PathLib(__file__).parent / "static"
-_STATUS = {InvalidInput: 422, NotFound: 404, Conflict: 409, Unavailable: 503}
+_STATUS = {TooLarge: 413, InvalidInput: 422, NotFound: 404, Conflict: 409, Unavailable: 503}
 
 
 def get_assistant(request: Request) -> Assistant:
@@ -41,7 +50,14 @@ def get_assistant(request: Request) -> Assistant:
     return found
 
 
+def get_triage_runs(request: Request) -> TriageRuns:
+    found: TriageRuns = request.app.state.triage_runs
+    return found
+
+
 AssistantDep = Annotated[Assistant, Depends(get_assistant)]
+TriageDep = Annotated[TriageRuns, Depends(get_triage_runs)]
+RunPath = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[0-9a-f]+$")]
 DraftPath = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[0-9a-f]+$")]
 CustomerPath = Annotated[str, Path(min_length=1, max_length=128, pattern=r"^[\w.@:+-]+$")]
 
@@ -50,6 +66,8 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.assistant = assistant or Assistant(settings or get_settings())
+        app.state.triage_runs = TriageRuns(app.state.assistant)
+        app.state.triage_runs.resume_unfinished()
         yield
 
     app = FastAPI(
@@ -125,6 +143,53 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
     async def stats(assistant: AssistantDep) -> StatsReport:
         """Acceptance, edit and rejection rates, edit distance; overall and by label."""
         return await run_in_threadpool(assistant.drafts.stats)
+
+    @app.post("/v1/triage-runs", response_model=TriageRunInfo, status_code=202)
+    async def start_triage(
+        request: Request,
+        triage: TriageDep,
+        preset: str = "generic",
+        csat_below: Annotated[float, Query(ge=0, le=10)] = 7,
+        signer: Annotated[str | None, Query(max_length=80)] = None,
+        format: Literal["csv", "jsonl"] = "csv",
+    ) -> TriageRunInfo:
+        """Upload a closed-ticket export as the request body (CSV or JSONL); the run goes on
+        in the background: poll its status, then read its rows and report."""
+        limit = triage.assistant.settings.max_upload_mb * 1024 * 1024
+        run_id = triage.new_run_id()
+        export = triage.folder_of(run_id) / f"export.{format}"
+        size = 0
+        with export.open("wb") as handle:
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    handle.close()
+                    shutil.rmtree(export.parent, ignore_errors=True)
+                    raise TooLarge(
+                        f"the export is larger than {limit // 1024 // 1024} MB "
+                        "(RECOVERY_MAX_UPLOAD_MB)")
+                handle.write(chunk)
+        if size == 0:
+            shutil.rmtree(export.parent, ignore_errors=True)
+            raise InvalidInput("the request body is empty: send the export file as the body")
+        return await run_in_threadpool(triage.start, export, preset, csat_below, signer)
+
+    @app.get("/v1/triage-runs/{run_id}", response_model=TriageRunInfo)
+    async def triage_status(run_id: RunPath, triage: TriageDep) -> TriageRunInfo:
+        return await run_in_threadpool(triage.get, run_id)
+
+    @app.get("/v1/triage-runs/{run_id}/rows", response_model=list[TriageRow])
+    async def triage_rows(
+        run_id: RunPath, triage: TriageDep,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+        offset: Annotated[int, Query(ge=0)] = 0,
+    ) -> list[TriageRow]:
+        """The ranked rows (quick wins first), 409 until the run is done."""
+        return await run_in_threadpool(triage.rows, run_id, limit, offset)
+
+    @app.get("/v1/triage-runs/{run_id}/report", response_class=PlainTextResponse)
+    async def triage_report(run_id: RunPath, triage: TriageDep) -> str:
+        return await run_in_threadpool(triage.report, run_id)
 
     @app.post("/v1/customers/{customer_id}/history", response_model=list[HistoryItem],
               status_code=201)

@@ -9,6 +9,10 @@ class InvalidInput(AssistantError):
     """The caller sent something we cannot use; the message says what to fix."""
 
 
+class TooLarge(InvalidInput):
+    """The request body is larger than the configured limit."""
+
+
 class NotFound(AssistantError):
     """The thing asked for does not exist."""
 

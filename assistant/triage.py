@@ -9,24 +9,30 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import itertools
 import json
+import shutil
 import sys
 import time
+import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal, TextIO
+from typing import TYPE_CHECKING, Any, Literal, TextIO
 
 import numpy as np
 from pydantic import BaseModel
 from sqlalchemy import Integer, String, Text, create_engine, func, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
-from .errors import InvalidInput, NotFound
+from .errors import Conflict, InvalidInput, NotFound
 from .models import ORDINAL_LABELS, Classification, DraftRequest, Recall
-from .service import Assistant
+
+if TYPE_CHECKING:
+    from .service import Assistant
 
 Scale = Literal["0-10", "1-5", "good-bad", "happy-neutral-unhappy"]
 _WORDS = {"good": 10.0, "bad": 0.0, "happy": 10.0, "neutral": 5.0, "unhappy": 0.0}
@@ -533,3 +539,135 @@ class Progress:
                 self.stream.write(f"triage: {done}/{total} tickets, {rate:.1f}/s, "
                                   f"eta {eta:.0f}s\n")
         self.stream.flush()
+
+
+# Triage runs over the API: the export is uploaded, the run goes on in the background, and its
+# state lives in the drafts database (so any instance can answer for it). A run that was
+# cut off by a restart resumes from its checkpoint when the service starts again.
+
+RunStatus = Literal["queued", "running", "done", "failed"]
+
+
+class _RunRecord(_Base):
+    __tablename__ = "triage_runs"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[str] = mapped_column(String(40))
+    arguments: Mapped[str] = mapped_column(Text)
+    done: Mapped[int] = mapped_column(Integer, default=0)
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    summary: Mapped[str | None] = mapped_column(Text, nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class TriageRunInfo(BaseModel):
+    id: str
+    status: RunStatus
+    created_at: str
+    preset: str
+    csat_below: float
+    signer: str | None
+    done: int
+    total: int
+    summary: dict[str, Any] | None
+    error: str | None
+
+
+class TriageRuns:
+    """Starts, tracks and serves triage runs; one run at a time per instance."""
+
+    def __init__(self, assistant: Assistant) -> None:
+        self.assistant = assistant
+        self.folder = assistant.settings.data_dir / "triage-runs"
+        self.engine = assistant.drafts.engine
+        _RunRecord.__table__.create(self.engine, checkfirst=True)  # type: ignore[attr-defined]
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="triage")
+
+    def folder_of(self, run_id: str) -> Path:
+        return self.folder / run_id
+
+    def start(self, export: Path, preset: str, csat_below: float, signer: str | None
+              ) -> TriageRunInfo:
+        """`export` must already sit in `folder_of(run_id)`; see `new_run_id`."""
+        if preset not in PRESETS:
+            shutil.rmtree(export.parent, ignore_errors=True)
+            raise InvalidInput(f"preset must be one of {', '.join(PRESETS)}, not {preset!r}")
+        run_id = export.parent.name
+        arguments = json.dumps({"export": export.name, "preset": preset,
+                                "csat_below": csat_below, "signer": signer})
+        with Session(self.engine) as session, session.begin():
+            session.add(_RunRecord(id=run_id, status="queued", arguments=arguments,
+                                   created_at=datetime.now(UTC).isoformat()))
+        self._pool.submit(self._run, run_id)
+        return self.get(run_id)
+
+    def new_run_id(self) -> str:
+        run_id = uuid.uuid4().hex
+        self.folder_of(run_id).mkdir(parents=True, exist_ok=True)
+        return run_id
+
+    def resume_unfinished(self) -> list[str]:
+        with Session(self.engine) as session:
+            unfinished = list(session.scalars(select(_RunRecord.id).where(
+                _RunRecord.status.in_(["queued", "running"]))))
+        for run_id in unfinished:
+            self._pool.submit(self._run, run_id)
+        return unfinished
+
+    def _update(self, run_id: str, **values: Any) -> None:
+        with Session(self.engine) as session, session.begin():
+            record = session.get(_RunRecord, run_id)
+            assert record is not None
+            for name, value in values.items():
+                setattr(record, name, value)
+
+    def _run(self, run_id: str) -> None:
+        with Session(self.engine) as session:
+            record = session.get(_RunRecord, run_id)
+            assert record is not None
+            arguments = json.loads(record.arguments)
+        self._update(run_id, status="running")
+        folder = self.folder_of(run_id)
+        try:
+            summary = run_triage(
+                self.assistant, folder / arguments["export"], folder / "out",
+                preset=PRESETS[arguments["preset"]], csat_below=arguments["csat_below"],
+                signer=arguments["signer"],
+                progress=lambda done, total: self._update(run_id, done=done, total=total),
+            )
+        except Exception as exc:  # the run fails; the service and other runs go on
+            self._update(run_id, status="failed", error=f"{type(exc).__name__}: {exc}")
+            return
+        result = {k: v for k, v in summary.__dict__.items() if k != "out"}
+        self._update(run_id, status="done", summary=json.dumps(result),
+                     done=summary.selected, total=summary.selected)
+
+    def get(self, run_id: str) -> TriageRunInfo:
+        with Session(self.engine) as session:
+            record = session.get(_RunRecord, run_id)
+            if record is None:
+                raise NotFound(f"no triage run with id {run_id!r}")
+            arguments = json.loads(record.arguments)
+            return TriageRunInfo(
+                id=record.id, status=record.status,
+                created_at=record.created_at, preset=arguments["preset"],
+                csat_below=arguments["csat_below"], signer=arguments["signer"],
+                done=record.done, total=record.total,
+                summary=json.loads(record.summary) if record.summary else None,
+                error=record.error,
+            )
+
+    def _finished(self, run_id: str) -> Path:
+        info = self.get(run_id)
+        if info.status != "done":
+            raise Conflict(f"triage run {run_id} is {info.status}; results come when it is done")
+        return self.folder_of(run_id) / "out"
+
+    def rows(self, run_id: str, limit: int, offset: int) -> list[TriageRow]:
+        out = self._finished(run_id)
+        with (out / "triage.jsonl").open(encoding="utf-8") as handle:
+            chosen = itertools.islice(handle, offset, offset + limit)
+            return [TriageRow.model_validate_json(line) for line in chosen]
+
+    def report(self, run_id: str) -> str:
+        return (self._finished(run_id) / "report.md").read_text(encoding="utf-8")

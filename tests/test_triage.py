@@ -12,11 +12,14 @@ import time
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
 
+from api.app import create_app
 from assistant.errors import InvalidInput
 from assistant.service import Assistant
 from assistant.settings import Settings
-from assistant.triage import PRESETS, run_triage, score_0_10
+from assistant.triage import PRESETS, TriageRuns, _RunRecord, run_triage, score_0_10
 from tests.conftest import TODAY
 from tests.exports import FLAWS, write_export
 
@@ -119,3 +122,58 @@ def test_rating_scales_map_to_0_10():
     assert score_0_10("6,5", "0-10") == 6.5 and score_0_10("", "0-10") is None
     with pytest.raises(ValueError, match="outside"):
         score_0_10(11, "0-10")
+
+
+def test_triage_run_over_http(settings, tmp_path):
+    export = tmp_path / "export.csv"
+    low = write_export("zendesk", export, 300)
+    app = create_app(assistant=Assistant(settings, today=lambda: TODAY))
+    with TestClient(app) as client:
+        r = client.post("/v1/triage-runs", params={"preset": "zendesk", "signer": "Tyler"},
+                        content=export.read_bytes())
+        assert r.status_code == 202, r.text
+        run = r.json()
+        assert run["status"] in {"queued", "running"} and run["preset"] == "zendesk"
+        deadline = time.monotonic() + 120
+        while run["status"] in {"queued", "running"}:
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+            run = client.get(f"/v1/triage-runs/{run['id']}").json()
+        assert run["status"] == "done", run
+        assert run["summary"]["selected"] == low and run["summary"]["problems"] == FLAWS
+        rows = client.get(f"/v1/triage-runs/{run['id']}/rows", params={"limit": 1000}).json()
+        assert len(rows) == low and rows[0]["rank"] == 1
+        report = client.get(f"/v1/triage-runs/{run['id']}/report")
+        assert report.status_code == 200 and report.text.startswith("# Triage:")
+        assert client.get("/v1/triage-runs/" + "a" * 32).status_code == 404
+        empty = client.post("/v1/triage-runs", content=b"")
+        assert empty.status_code == 422 and "empty" in empty.json()["detail"]
+        unknown = client.post("/v1/triage-runs", params={"preset": "jira"}, content=b"x")
+        assert unknown.status_code == 422 and "preset must be one of" in unknown.json()["detail"]
+
+
+def test_oversized_upload_is_refused(tmp_path):
+    settings = Settings(data_dir=tmp_path, engine="offline", max_upload_mb=1)
+    with TestClient(create_app(assistant=Assistant(settings))) as client:
+        r = client.post("/v1/triage-runs", content=b"x" * (1024 * 1024 + 10))
+    assert r.status_code == 413 and "RECOVERY_MAX_UPLOAD_MB" in r.json()["detail"]
+    assert list((tmp_path / "triage-runs").iterdir()) == []
+
+
+def test_unfinished_run_resumes_when_the_service_starts(settings, tmp_path):
+    """A run cut off by a restart (left 'running' in the database) finishes after it."""
+    assistant = Assistant(settings, today=lambda: TODAY)
+    runs = TriageRuns(assistant)
+    run_id = runs.new_run_id()
+    export = runs.folder_of(run_id) / "export.csv"
+    low = write_export("zendesk", export, 150)
+    with Session(runs.engine) as session, session.begin():
+        session.add(_RunRecord(id=run_id, status="running", created_at="2026-11-23T02:00:00",
+                               arguments=json.dumps({"export": export.name, "preset": "zendesk",
+                                                     "csat_below": 7, "signer": None})))
+    with TestClient(create_app(assistant=assistant)) as client:
+        deadline = time.monotonic() + 120
+        while (run := client.get(f"/v1/triage-runs/{run_id}").json())["status"] != "done":
+            assert run["status"] == "running" and time.monotonic() < deadline, run
+            time.sleep(0.2)
+    assert run["summary"]["selected"] == low
