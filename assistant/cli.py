@@ -130,11 +130,14 @@ def triage(
     csat_column: Annotated[str | None, typer.Option(help="Column of the rating.")] = None,
     signer: Annotated[str | None, typer.Option(
         help="Who signs the quick-win drafts, e.g. 'Tyler, CEO'.")] = None,
+    batch_api: Annotated[bool, typer.Option(
+        "--batch-api", help="LLM engine: send the model's work through the OpenAI Batch API "
+        "(half price, up to 24 h); stop and rerun at will.")] = False,
 ) -> None:
     """Rank closed, low-rated tickets: quick wins first, with drafts for review; resumable."""
     from dataclasses import replace
 
-    from .triage import PRESETS, Progress, run_triage
+    from .triage import PRESETS, BatchFailed, Progress, run_triage
 
     if preset not in PRESETS:
         raise _fail(f"--preset must be one of {', '.join(PRESETS)}, not {preset!r}")
@@ -152,8 +155,9 @@ def triage(
                f"(mapped to 0-10), selecting below {csat_below:g}", err=True)
     try:
         summary = run_triage(Assistant(get_settings()), export, out, preset=chosen,
-                             csat_below=csat_below, signer=signer, progress=Progress())
-    except AssistantError as exc:
+                             csat_below=csat_below, signer=signer, progress=Progress(),
+                             batch_api=batch_api, log=lambda line: typer.echo(line, err=True))
+    except (AssistantError, BatchFailed) as exc:
         raise _fail(str(exc)) from exc
     typer.echo(f"{summary.read} tickets read, {summary.selected} rated below {csat_below:g}, "
                f"{summary.quick_wins} quick wins; {summary.problems} rows not usable; "

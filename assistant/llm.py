@@ -7,6 +7,7 @@ hangs: every call has a timeout, retries stop at a deadline, and every failure b
 
 from __future__ import annotations
 
+import copy
 import json
 import random
 import re
@@ -16,12 +17,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from email.utils import parsedate_to_datetime
-from typing import Any, Literal, TypeVar, get_args
+from typing import Any, Literal, Protocol, TypeVar, get_args
 
 import openai
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 from langchain_core.runnables import Runnable
 from langchain_openai import ChatOpenAI
+from openai.lib._parsing._completions import type_to_response_format_param
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -33,6 +35,7 @@ from pydantic import (
 
 from .classify import CueHit, decide_route, find_cues
 from .draft import Wording, allowed_gestures, require_draft_language, sign_off
+from .errors import InvalidInput
 from .knowledge import GestureOption, Knowledge
 from .language import normalise_language_code
 from .models import (
@@ -53,6 +56,7 @@ from .models import (
     Usage,
 )
 from .prompts import PromptTemplate, load_prompt
+from .ratelimit import RateLimiter, RateLimitWait
 from .settings import Settings
 from .style import run_checks
 from .tokens import count_tokens, encoding_name_for_model
@@ -118,18 +122,23 @@ class ReplyOut(BaseModel):
 Out = TypeVar("Out", bound=BaseModel)
 
 
-@dataclass(frozen=True)
-class ModelAnswer:
-    parsed: BaseModel
-    raw: AIMessage
-    usage: Usage
+class Caller(Protocol):
+    """What the engine needs from the model: `ChatCaller` live, or the Batch API's stand-ins."""
+
+    encoding: str
+    model: str
+
+    def ask(self, messages: list[BaseMessage], schema: type[Out]) -> tuple[Out, AIMessage, Usage]:
+        ...
 
 
 class ChatCaller:
     """One structured call with timeout, retries that honour Retry-After, a deadline, and cost."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, limiter: RateLimiter | None = None) -> None:
         self._settings = settings
+        self.limiter = limiter or RateLimiter(
+            settings.llm_rpm, settings.llm_tpm, settings.llm_concurrency)
         key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
         self._chat = ChatOpenAI(
             model=settings.llm_model,
@@ -158,10 +167,20 @@ class ChatCaller:
         deadline = time.monotonic() + settings.llm_deadline_s
         usage = Usage()
         attempt = 0
+        # What the provider counts against tokens per minute: the prompt plus the most the
+        # answer may take.
+        budget = settings.llm_max_output_tokens + (sum(
+            count_tokens(str(m.content), self.encoding) for m in messages)
+            if settings.llm_tpm else 0)
         while True:
             usage = usage.plus(Usage(calls=1))
             try:
-                result = self._runnable(schema).invoke(messages)
+                with self.limiter.limited(budget, deadline - time.monotonic()):
+                    result = self._runnable(schema).invoke(messages)
+            except RateLimitWait as exc:
+                raise LLMFailure(
+                    f"{exc}, past the {settings.llm_deadline_s:g}s deadline "
+                    "(RECOVERY_LLM_RPM / RECOVERY_LLM_TPM)") from exc
             except openai.APITimeoutError:
                 failure, wait = f"timed out after {settings.llm_timeout_s:g}s", None
             except openai.APIConnectionError as exc:
@@ -171,6 +190,8 @@ class ChatCaller:
                 if exc.status_code != 429 and exc.status_code < 500:
                     raise LLMFailure(failure) from exc
                 wait = _retry_after(exc.response.headers)
+                if exc.status_code == 429:
+                    self.limiter.pause(wait if wait is not None else 1.0)
             except (openai.OpenAIError, ValidationError, ValueError) as exc:
                 raise LLMFailure(f"unusable answer: {_short(str(exc))}") from exc
             else:
@@ -187,11 +208,60 @@ class ChatCaller:
                 )
             time.sleep(wait)
 
+    def request_body(self, messages: list[BaseMessage], schema: type[BaseModel]) -> dict[str, Any]:
+        """The chat-completions request `ask` would send, for a Batch API file. Batches take
+        `json_schema` or `json_mode`: their answers come back as message content."""
+        method = self._settings.llm_structured
+        if method == "function_calling":
+            raise InvalidInput("the Batch API needs RECOVERY_LLM_STRUCTURED=json_schema or "
+                               "json_mode, not function_calling")
+        if method == "json_schema":
+            # What LangChain sends live: the openai SDK's strict schema of the model.
+            response_format: dict[str, Any] = dict(type_to_response_format_param(schema))  # type: ignore[arg-type]
+        else:
+            response_format = {"type": "json_object"}
+        roles = {"system": "system", "human": "user", "ai": "assistant"}
+        return {
+            "model": self.model, "temperature": 0,
+            "max_completion_tokens": self._settings.llm_max_output_tokens,
+            "messages": [{"role": roles[m.type], "content": m.content} for m in messages],
+            "response_format": response_format,
+        }
+
+    def answer_from(
+        self, completion: dict[str, Any], schema: type[Out], messages: list[BaseMessage],
+        price_share: float,
+    ) -> tuple[Out, AIMessage, Usage]:
+        """`ask`'s result from a chat completion that came back in a batch's output file."""
+        try:
+            message = completion["choices"][0]["message"]
+        except (KeyError, IndexError, TypeError):
+            raise LLMFailure("batch answer without a message") from None
+        usage = completion.get("usage") or {}
+        raw = AIMessage(content=message.get("content") or "",
+                        additional_kwargs={"refusal": message.get("refusal")})
+        if usage:
+            raw.usage_metadata = {"input_tokens": usage.get("prompt_tokens", 0),
+                                  "output_tokens": usage.get("completion_tokens", 0),
+                                  "total_tokens": usage.get("total_tokens", 0)}
+        try:
+            parsed: Out | None = schema.model_validate_json(str(raw.content))
+            error = None
+        except ValidationError as exc:
+            parsed, error = None, exc
+        counted = self._usage(raw, messages)
+        if counted.cost_usd is not None:
+            counted = counted.model_copy(update={"cost_usd": counted.cost_usd * price_share})
+        return self._parsed({"raw": raw, "parsed": parsed, "parsing_error": error}, schema,
+                            messages, Usage(calls=1).plus(counted), counted=True)
+
     def _parsed(
-        self, result: dict[str, Any], schema: type[Out], messages: list[BaseMessage], usage: Usage
+        self, result: dict[str, Any], schema: type[Out], messages: list[BaseMessage], usage: Usage,
+        counted: bool = False,
     ) -> tuple[Out, AIMessage, Usage]:
         raw: AIMessage = result["raw"]
-        usage = usage.plus(self._usage(raw, messages))
+        if not counted:
+            usage = usage.plus(self._usage(raw, messages))
         refusal = raw.additional_kwargs.get("refusal")
         if refusal:
             raise LLMFailure(f"the model refused: {_short(str(refusal))}")
@@ -289,12 +359,18 @@ def history_block(recall: Recall | None, budget_tokens: int, encoding: str) -> H
 class LLMEngine:
     """Classifies and drafts with the configured chat model, inside the rubric's guard rails."""
 
-    def __init__(self, settings: Settings, knowledge: Knowledge, caller: ChatCaller) -> None:
+    def __init__(self, settings: Settings, knowledge: Knowledge, caller: Caller) -> None:
         self.settings = settings
         self.knowledge = knowledge
         self.caller = caller
         self.classify_prompt = load_prompt(settings.prompts_dir, "classify")
         self.draft_prompt = load_prompt(settings.prompts_dir, "draft")
+
+    def using(self, caller: Caller) -> LLMEngine:
+        """The same engine answering through another caller (the Batch API's stand-ins)."""
+        engine = copy.copy(self)
+        engine.caller = caller
+        return engine
 
     def _messages(self, prompt: PromptTemplate, **values: object) -> list[BaseMessage]:
         return [

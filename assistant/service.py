@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date
+from typing import TypeVar
 
 import numpy as np
 
@@ -28,6 +30,9 @@ from .models import (
 from .review import DraftStore
 from .settings import Settings
 
+Item = TypeVar("Item")
+Result = TypeVar("Result")
+
 
 class Assistant:
     """Build once per process (clients, models, knowledge), then call from any thread."""
@@ -44,8 +49,10 @@ class Assistant:
         self.classifier = OfflineClassifier(self.knowledge, index)
         self.drafts = DraftStore(settings.resolved_database_url, settings.db_timeout_s)
         self.llm: LLMEngine | None = None
+        self._calls: ThreadPoolExecutor | None = None
         if settings.resolved_engine == "llm":
             self.llm = LLMEngine(settings, self.knowledge, ChatCaller(settings))
+            self._calls = ThreadPoolExecutor(settings.llm_concurrency, thread_name_prefix="llm")
         warm_up()
 
     def today(self) -> date:
@@ -68,23 +75,28 @@ class Assistant:
         return self._classify_vector(complaint, vector)
 
     def _classify_vector(
-        self, complaint: ComplaintIn, vector: np.ndarray
+        self, complaint: ComplaintIn, vector: np.ndarray, offline_only: bool = False
     ) -> tuple[Classification, Recall | None]:
-        today = self._today()
         recall = None
         if complaint.customer_id:
-            recall = self.history.recall(complaint.customer_id, vector.tolist(), today)
+            recall = self.history.recall(complaint.customer_id, vector.tolist(), self._today())
         offline = self.classifier.classify(
-            complaint.text, vector, today, language=complaint.language, recall=recall
+            complaint.text, vector, self._today(), language=complaint.language, recall=recall
         )
-        if self.llm is None:
+        if self.llm is None or offline_only:
             return offline, recall
+        return self.llm_classification(complaint, offline, recall, self.llm), recall
+
+    def llm_classification(
+        self, complaint: ComplaintIn, offline: Classification, recall: Recall | None,
+        llm: LLMEngine,
+    ) -> Classification:
+        """The model's labels; the offline ones, with the reason, when the model fails."""
         try:
-            result = self.llm.classify(
-                complaint.text, offline, recall, today, language_given=bool(complaint.language))
+            return llm.classify(complaint.text, offline, recall, self._today(),
+                                language_given=bool(complaint.language))
         except LLMFailure as failure:
-            return offline.model_copy(update={"fallback_reason": f"classify: {failure}"}), recall
-        return result, recall
+            return offline.model_copy(update={"fallback_reason": f"classify: {failure}"})
 
     def classify(self, complaint: ComplaintIn) -> Classification:
         return self._understand(complaint)[0]
@@ -96,15 +108,35 @@ class Assistant:
         return [classification for classification, _ in self.understand_many(complaints)]
 
     def understand_many(
-        self, complaints: list[ComplaintIn], vectors: np.ndarray | None = None
+        self, complaints: list[ComplaintIn], vectors: np.ndarray | None = None,
+        offline_only: bool = False,
     ) -> list[tuple[Classification, Recall | None]]:
         """Embeds the whole batch at once: the fast path for evals and triage. `vectors` may
-        come precomputed (`embed`), so a caller can embed the next batch meanwhile."""
+        come precomputed (`embed`), so a caller can embed the next batch meanwhile;
+        `offline_only` skips the model (the Batch API asks it later)."""
         for complaint in complaints:
             self._check(complaint)
         if vectors is None:
             vectors = self.embed([c.text for c in complaints])
-        return [self._classify_vector(c, v) for c, v in zip(complaints, vectors, strict=True)]
+        if offline_only:
+            return [self._classify_vector(c, v, offline_only=True)
+                    for c, v in zip(complaints, vectors, strict=True)]
+        return self.map_calls(lambda pair: self._classify_vector(*pair),
+                         list(zip(complaints, vectors, strict=True)))
+
+    def draft_many(
+        self, items: list[tuple[DraftRequest, Classification, Recall | None]]
+    ) -> list[Draft]:
+        """`draft_from` for a batch (not stored), model calls side by side."""
+        return self.map_calls(lambda item: self.draft_from(*item), items)
+
+    def map_calls(self, work: Callable[[Item], Result], items: list[Item]) -> list[Result]:
+        """Model calls wait on the network, so a batch runs `llm_concurrency` of them at once
+        (the rate limiter keeps them inside the provider's limits); the offline engine is
+        CPU-bound and runs in line."""
+        if self._calls is None:
+            return [work(item) for item in items]
+        return list(self._calls.map(work, items))
 
     def draft(self, request: DraftRequest, store: bool = True) -> Draft:
         """A draft for review, saved in the queue (`store=False` for evals: no queue noise)."""
@@ -116,17 +148,19 @@ class Assistant:
         return self.draft_from(request, classification, recall)
 
     def draft_from(
-        self, request: DraftRequest, classification: Classification, recall: Recall | None
+        self, request: DraftRequest, classification: Classification, recall: Recall | None,
+        llm: LLMEngine | None = None,
     ) -> Draft:
         """A draft for a complaint already classified (triage classifies in batches first).
-        Not stored: the caller decides."""
+        Not stored: the caller decides. `llm` overrides the engine (the Batch API's replay)."""
+        llm = llm or self.llm
         language = require_draft_language(classification.language)
         learned = self.drafts.learned_replies(language, classification.category.value)
         today = self._today()
         fallback_reason = classification.fallback_reason
-        if self.llm is not None and classification.engine == LLM_ENGINE:
+        if llm is not None and classification.engine == LLM_ENGINE:
             try:
-                return self.llm.draft(
+                return llm.draft(
                     request.text, classification, recall, today, request.signer, learned)
             except LLMFailure as failure:
                 fallback_reason = f"draft: {failure}"

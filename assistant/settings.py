@@ -45,6 +45,14 @@ class Settings(BaseSettings):
     llm_deadline_s: float = Field(
         60.0, gt=0, description="Longest a request waits on the model, retries included."
     )
+    llm_rpm: int | None = Field(None, gt=0, description="Requests per minute; unset = no limit.")
+    llm_tpm: int | None = Field(None, gt=0, description="Tokens per minute; unset = no limit.")
+    llm_concurrency: int = Field(4, gt=0, le=64, description="Model calls in flight at once.")
+    llm_batch_poll_s: float = Field(30.0, gt=0, description="How often a Batch API run polls.")
+    llm_batch_max_requests: int = Field(
+        50_000, gt=0, le=50_000, description="Requests per Batch API file (OpenAI: 50,000).")
+    llm_batch_price_share: float = Field(
+        0.5, gt=0, le=1, description="Batch price as a share of the list price.")
     llm_history_tokens: int = Field(500, ge=0, description="Token budget for history items.")
     llm_max_output_tokens: int = Field(700, gt=0)
     llm_prices: dict[str, tuple[float, float]] = Field(

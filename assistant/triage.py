@@ -18,18 +18,21 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TextIO
 
 import numpy as np
 from pydantic import BaseModel
-from sqlalchemy import Integer, String, Text, create_engine, func, select
+from sqlalchemy import Boolean, Engine, Integer, String, Text, create_engine, func, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
+from .batch import BatchClient, BatchInfo, Deferred, RecordingCaller, ReplayCaller
 from .errors import Conflict, InvalidInput, NotFound
-from .models import ORDINAL_LABELS, Classification, DraftRequest, Recall
+from .llm import ENGINE as LLM_ENGINE
+from .llm import ChatCaller
+from .models import ORDINAL_LABELS, Classification, Draft, DraftRequest, Recall
 
 if TYPE_CHECKING:
     from .service import Assistant
@@ -279,12 +282,18 @@ ProgressFn = Callable[[int, int], None]
 
 def run_triage(
     assistant: Assistant, export: Path, out: Path, *, preset: Preset, csat_below: float = 7.0,
-    signer: str | None = None, progress: ProgressFn | None = None,
+    signer: str | None = None, progress: ProgressFn | None = None, batch_api: bool = False,
+    log: Callable[[str], None] | None = None,
 ) -> TriageSummary:
+    """Triage the tickets rated below `csat_below`; safe to stop at any point and run again
+    with the same arguments. `batch_api` sends the model's work through the OpenAI Batch API."""
+    if batch_api and assistant.llm is None:
+        raise InvalidInput("--batch-api needs the LLM engine (set OPENAI_API_KEY or "
+                           "OPENAI_BASE_URL, RECOVERY_ENGINE=llm)")
     out.mkdir(parents=True, exist_ok=True)
     arguments = json.dumps({
         "export": str(export.resolve()), "file": _file_digest(export), "preset": preset.__dict__,
-        "csat_below": csat_below, "signer": signer,
+        "csat_below": csat_below, "signer": signer, "batch_api": batch_api,
     }, sort_keys=True)
     key = hashlib.sha256(arguments.encode()).hexdigest()
     checkpoint = create_engine(f"sqlite:///{out / 'checkpoint.db'}")
@@ -305,61 +314,330 @@ def run_triage(
     # Two streamed passes: the first only counts (for the progress total), the second works
     # in batches; neither holds the export in memory.
     total = sum(1 for ticket in read_export(export, preset, []) if chosen(ticket))
-    problems: list[Problem] = []
-    read = position = classified = 0
-    Batch = list[tuple[int, Ticket]]
-    batch: Batch = []
-    pending: tuple[Batch, Future[np.ndarray]] | None = None
-
-    def work(tickets: Batch, vectors: Future[np.ndarray]) -> None:
-        nonlocal classified
-        rows = _triage_batch(assistant, [t for _, t in tickets], vectors.result(), key, signer)
-        with Session(checkpoint) as session, session.begin():
-            session.add_all([
-                _TicketRow(ticket_id=row.ticket_id, position=index,
-                           result=row.model_dump_json())
-                for (index, _), row in zip(tickets, rows, strict=True)])
-        classified += len(tickets)
-        if progress:
-            progress(len(done) + classified, total)
-
-    # A pipeline of two: the next batch is embedded (C code, off the GIL) while this one is
-    # classified, drafted and checkpointed.
-    with ThreadPoolExecutor(max_workers=1) as embedder:
-
-        def submit(tickets: Batch) -> None:
-            nonlocal pending
-            texts = [_clip(assistant, t) for _, t in tickets]
-            future = embedder.submit(assistant.embed, texts)
-            if pending:
-                work(*pending)
-            pending = (tickets, future)
-
-        for ticket in read_export(export, preset, problems):
-            read += 1
-            if not chosen(ticket):
-                continue
-            position += 1
-            if ticket.id not in done:
-                batch.append((position, ticket))
-                if len(batch) == _BATCH:
-                    submit(batch)
-                    batch = []
-        if batch:
-            submit(batch)
-        if pending:
-            work(*pending)
+    reading = _Reading()
+    todo = ((position, ticket) for position, ticket in _selected(export, preset, chosen, reading)
+            if ticket.id not in done)
+    job = _Job(assistant, checkpoint, key, signer,
+               lambda now: progress(len(done) + now, total) if progress else None)
+    if batch_api:
+        classified = _BatchTriage(job, out, log or (lambda _: None)).run(todo)
+    else:
+        classified = job.inline(todo)
     with Session(checkpoint) as session:
         results = [TriageRow.model_validate_json(r) for r in session.scalars(
             select(_TicketRow.result).order_by(_TicketRow.position))]
     checkpoint.dispose()
     ranked = rank(results)
-    write_outputs(ranked, problems, out, csat_below)
+    write_outputs(ranked, reading.problems, out, csat_below)
     return TriageSummary(
-        read=read, selected=position, classified_now=classified, resumed=len(done),
-        problems=len(problems), quick_wins=sum(r.route == "quick_win" for r in ranked),
-        out=out,
+        read=reading.read, selected=reading.selected, classified_now=classified,
+        resumed=len(done), problems=len(reading.problems),
+        quick_wins=sum(r.route == "quick_win" for r in ranked), out=out,
     )
+
+
+@dataclass
+class _Reading:
+    read: int = 0
+    selected: int = 0
+    problems: list[Problem] = field(default_factory=list)
+
+
+def _selected(export: Path, preset: Preset, chosen: Callable[[Ticket], bool], reading: _Reading
+              ) -> Iterator[tuple[int, Ticket]]:
+    """(position among the selected, ticket), counting what was read on the way."""
+    for ticket in read_export(export, preset, reading.problems):
+        reading.read += 1
+        if chosen(ticket):
+            reading.selected += 1
+            yield reading.selected, ticket
+
+
+Batch = list[tuple[int, Ticket]]
+
+
+@dataclass
+class _Job:
+    """What both ways of triaging share: the assistant, the checkpoint and the drafting rules."""
+
+    assistant: Assistant
+    checkpoint: Engine
+    key: str
+    signer: str | None
+    report: Callable[[int], None]
+    classified: int = 0
+
+    def batches(self, todo: Iterator[tuple[int, Ticket]]) -> Iterator[Batch]:
+        batch: Batch = []
+        for item in todo:
+            batch.append(item)
+            if len(batch) == _BATCH:
+                yield batch
+                batch = []
+        if batch:
+            yield batch
+
+    def request(self, ticket: Ticket) -> DraftRequest:
+        return DraftRequest(text=_clip(self.assistant, ticket), customer_id=ticket.customer_id,
+                            signer=self.signer)
+
+    def draft_id(self, ticket: Ticket, labels: Classification) -> str | None:
+        """Quick wins in a language we write get a draft, with an id fixed by the run and the
+        ticket, so a resumed run never drafts one twice."""
+        if labels.route != "quick_win" or labels.language not in self.assistant.knowledge.phrases:
+            return None
+        return hashlib.sha256(f"{self.key}/{ticket.id}".encode()).hexdigest()[:32]
+
+    def exists(self, draft_id: str) -> bool:
+        try:
+            self.assistant.drafts.get(draft_id)
+        except NotFound:
+            return False
+        return True
+
+    def finished(self, session: Session, position: int, ticket: Ticket, labels: Classification,
+                 recall: Recall | None, draft_id: str | None) -> None:
+        row = _row(ticket, labels, recall, draft_id)
+        session.add(_TicketRow(ticket_id=ticket.id, position=position,
+                               result=row.model_dump_json()))
+        self.classified += 1
+
+    def inline(self, todo: Iterator[tuple[int, Ticket]]) -> int:
+        """Classify and draft as the tickets stream by, a batch at a time, with a pipeline of
+        two: the next batch is embedded (C code, off the GIL) while this one is classified,
+        drafted and checkpointed."""
+        pending: tuple[Batch, Future[np.ndarray]] | None = None
+        with ThreadPoolExecutor(max_workers=1) as embedder:
+            for batch in self.batches(todo):
+                texts = [_clip(self.assistant, t) for _, t in batch]
+                future = embedder.submit(self.assistant.embed, texts)
+                if pending:
+                    self._work(*pending)
+                pending = (batch, future)
+            if pending:
+                self._work(*pending)
+        return self.classified
+
+    def _work(self, batch: Batch, vectors: Future[np.ndarray]) -> None:
+        assistant = self.assistant
+        requests = [self.request(t) for _, t in batch]
+        understood = assistant.understand_many(list(requests), vectors.result())
+        draft_ids = [self.draft_id(t, labels) for (_, t), (labels, _) in zip(
+            batch, understood, strict=True)]
+        wanted = [(draft_id, (request, labels, recall)) for draft_id, request, (labels, recall)
+                  in zip(draft_ids, requests, understood, strict=True)
+                  if draft_id and not self.exists(draft_id)]
+        drafts = assistant.draft_many([item for _, item in wanted])
+        if drafts:
+            assistant.drafts.save_many([draft.model_copy(update={"id": draft_id})
+                                        for (draft_id, _), draft in zip(wanted, drafts,
+                                                                        strict=True)])
+        with Session(self.checkpoint) as session, session.begin():
+            for (position, ticket), (labels, recall), draft_id in zip(
+                    batch, understood, draft_ids, strict=True):
+                self.finished(session, position, ticket, labels, recall, draft_id)
+        self.report(self.classified)
+
+
+class _PendingRow(_Base):
+    """A ticket waiting on the Batch API: its offline pass, and the labels once they come."""
+
+    __tablename__ = "triage_pending"
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    phase: Mapped[str] = mapped_column(String(16))
+    batch_id: Mapped[str | None] = mapped_column(String(100), nullable=True, index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    state: Mapped[str] = mapped_column(Text)
+
+
+class _BatchRow(_Base):
+    __tablename__ = "triage_batch"
+    batch_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    phase: Mapped[str] = mapped_column(String(16))
+    merged: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class _Pending(BaseModel):
+    ticket: Ticket
+    offline: Classification
+    recall: Recall | None
+    labels: Classification | None = None  # the model's, once the classify batch is merged
+
+
+class BatchFailed(Exception):
+    """The Batch API refused a whole batch (for example, its file did not validate)."""
+
+
+_PHASES = ("classify", "draft")
+_MAX_ATTEMPTS = 2  # batches a request may ride in before the offline answer stands
+
+
+class _BatchTriage:
+    """Triage through the OpenAI Batch API, in two phases (labels for every ticket, then
+    drafts for the quick wins), each: park, submit, wait, merge. Every step is checkpointed:
+    a restarted run picks up the same batches instead of paying for new ones."""
+
+    def __init__(self, job: _Job, out: Path, log: Callable[[str], None]) -> None:
+        assert job.assistant.llm is not None and isinstance(job.assistant.llm.caller, ChatCaller)
+        self.job, self.out, self.log = job, out, log
+        self.settings = job.assistant.settings
+        self.llm = job.assistant.llm
+        self.live: ChatCaller = job.assistant.llm.caller
+        self.client = BatchClient(self.settings)
+
+    def run(self, todo: Iterator[tuple[int, Ticket]]) -> int:
+        self._park(todo)
+        for phase in _PHASES:
+            while self._submit(phase) or self._open(phase):
+                for batch_id in self._open(phase):
+                    info = self.client.wait(batch_id, self.settings.llm_batch_poll_s,
+                                            self._polled)
+                    if info.status == "failed":
+                        raise BatchFailed(f"batch {info.id} failed: {'; '.join(info.errors)}")
+                    self._merge(phase, info)
+        return self.job.classified
+
+    def _polled(self, info: BatchInfo) -> None:
+        self.log(f"batch {info.id}: {info.status}")
+
+    def _park(self, todo: Iterator[tuple[int, Ticket]]) -> None:
+        """The offline pass for every ticket not yet seen: language, cues, history."""
+        with Session(self.job.checkpoint) as session:
+            parked = set(session.scalars(select(_PendingRow.position)))
+        for batch in self.job.batches(p for p in todo if p[0] not in parked):
+            requests = [self.job.request(t) for _, t in batch]
+            understood = self.job.assistant.understand_many(
+                list(requests), self.job.assistant.embed([r.text for r in requests]),
+                offline_only=True)
+            with Session(self.job.checkpoint) as session, session.begin():
+                session.add_all([_PendingRow(
+                    position=position, phase="classify", attempts=0,
+                    state=_Pending(ticket=ticket, offline=offline, recall=recall
+                                   ).model_dump_json())
+                    for (position, ticket), (offline, recall) in zip(
+                        batch, understood, strict=True)])
+
+    def _open(self, phase: str) -> list[str]:
+        with Session(self.job.checkpoint) as session:
+            return list(session.scalars(select(_BatchRow.batch_id).where(
+                _BatchRow.phase == phase, _BatchRow.merged.is_(False))))
+
+    def _submit(self, phase: str) -> bool:
+        """Request files for the unsubmitted tickets of `phase`, at most
+        `llm_batch_max_requests` lines each, uploaded and started. Tickets that already rode
+        in `_MAX_ATTEMPTS` batches without an answer keep the offline answer instead."""
+        submitted = False
+        while True:
+            with Session(self.job.checkpoint) as session:
+                rows = list(session.scalars(select(_PendingRow).where(
+                    _PendingRow.phase == phase, _PendingRow.batch_id.is_(None)
+                ).order_by(_PendingRow.position).limit(self.settings.llm_batch_max_requests)))
+            if not rows:
+                return submitted
+            given_up = [r for r in rows if r.attempts >= _MAX_ATTEMPTS]
+            if given_up:
+                self._answer(phase, [(r.position, f"no answer after {r.attempts} batches")
+                                     for r in given_up])
+                continue
+            path = self.out / f"batch-{phase}-{rows[0].position}.jsonl"
+            with path.open("w", encoding="utf-8") as handle:
+                for row in rows:
+                    body = self._record(phase, _Pending.model_validate_json(row.state))
+                    handle.write(json.dumps({"custom_id": str(row.position), "method": "POST",
+                                             "url": "/v1/chat/completions", "body": body},
+                                            ensure_ascii=False) + "\n")
+            batch_id = self.client.submit(path, {"recovery_triage": self.job.key[:16],
+                                                 "phase": phase})
+            path.unlink()
+            self.log(f"batch {batch_id} ({phase}): {len(rows)} requests submitted")
+            with Session(self.job.checkpoint) as session, session.begin():
+                session.add(_BatchRow(batch_id=batch_id, phase=phase, merged=False))
+                for row in rows:
+                    session.get_one(_PendingRow, row.position).batch_id = batch_id
+            submitted = True
+
+    def _record(self, phase: str, pending: _Pending) -> dict[str, Any]:
+        recorder = self.llm.using(RecordingCaller(self.live))
+        try:
+            if phase == "classify":
+                recorder.classify(pending.ticket.text, pending.offline, pending.recall,
+                                  self.job.assistant.today(), language_given=False)
+            else:
+                assert pending.labels is not None
+                self.job.assistant.draft_from(self.job.request(pending.ticket), pending.labels,
+                                              pending.recall, llm=recorder)
+        except Deferred as deferred:
+            return deferred.body
+        raise AssertionError(f"the {phase} step made no model call to put in a batch")
+
+    def _merge(self, phase: str, info: BatchInfo) -> None:
+        """Answers into the checkpoint, a chunk at a time; requests the batch left
+        unanswered (expired, cancelled) go into the next one."""
+        chunk: list[tuple[int, dict[str, Any] | str]] = []
+        for custom_id, answer in self.client.answers(info):
+            chunk.append((int(custom_id), answer))
+            if len(chunk) == _BATCH:
+                self._answer(phase, chunk)
+                chunk = []
+        self._answer(phase, chunk)
+        with Session(self.job.checkpoint) as session, session.begin():
+            left = list(session.scalars(select(_PendingRow).where(
+                _PendingRow.batch_id == info.id)))
+            for row in left:
+                row.batch_id, row.attempts = None, row.attempts + 1
+            session.get_one(_BatchRow, info.id).merged = True
+        if left:
+            self.log(f"batch {info.id} ({phase}) ended {info.status}: "
+                     f"{len(left)} requests go again")
+
+    def _answer(self, phase: str, answers: list[tuple[int, dict[str, Any] | str]]) -> None:
+        with Session(self.job.checkpoint) as session:
+            rows = {r.position: r for r in session.scalars(select(_PendingRow).where(
+                _PendingRow.position.in_([p for p, _ in answers]), _PendingRow.phase == phase))}
+        work = [(rows[p], _Pending.model_validate_json(rows[p].state), a)
+                for p, a in answers if p in rows]  # an answer merged before a restart: skip
+        results = self.job.assistant.map_calls(lambda item: self._replay(phase, *item), work)
+        with Session(self.job.checkpoint) as session, session.begin():
+            for (row, pending, _), result in zip(work, results, strict=True):
+                self._settle(session, row.position, pending, result)
+        self.job.report(self.job.classified)
+
+    def _replay(self, phase: str, row: _PendingRow, pending: _Pending,
+                answer: dict[str, Any] | str) -> Classification | Draft:
+        llm = self.llm.using(ReplayCaller(self.live, answer,
+                                          self.settings.llm_batch_price_share))
+        if phase == "classify":
+            return self.job.assistant.llm_classification(
+                self.job.request(pending.ticket), pending.offline, pending.recall, llm)
+        assert pending.labels is not None
+        return self.job.assistant.draft_from(self.job.request(pending.ticket), pending.labels,
+                                             pending.recall, llm=llm)
+
+    def _settle(self, session: Session, position: int, pending: _Pending,
+                result: Classification | Draft) -> None:
+        """A ticket done, or on to the draft phase when the model labelled it a quick win."""
+        row = session.get_one(_PendingRow, position)
+        ticket, recall = pending.ticket, pending.recall
+        if isinstance(result, Draft):
+            assert pending.labels is not None
+            draft_id = self.job.draft_id(ticket, pending.labels)
+            assert draft_id is not None
+            if not self.job.exists(draft_id):
+                self.job.assistant.drafts.save(result.model_copy(update={"id": draft_id}))
+            self.job.finished(session, position, ticket, pending.labels, recall, draft_id)
+            session.delete(row)
+            return
+        draft_id = self.job.draft_id(ticket, result)
+        if draft_id and not self.job.exists(draft_id):
+            if result.engine == LLM_ENGINE:
+                row.phase, row.batch_id, row.attempts = "draft", None, 0
+                row.state = pending.model_copy(update={"labels": result}).model_dump_json()
+                return
+            # The model's labels failed: the offline drafter writes, no batch needed.
+            draft = self.job.assistant.draft_from(self.job.request(ticket), result, recall)
+            self.job.assistant.drafts.save(draft.model_copy(update={"id": draft_id}))
+        self.job.finished(session, position, ticket, result, recall, draft_id)
+        session.delete(row)
 
 
 def _file_digest(path: Path) -> str:
@@ -370,38 +648,8 @@ def _file_digest(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _triage_batch(
-    assistant: Assistant, batch: list[Ticket], vectors: np.ndarray, key: str,
-    signer: str | None,
-) -> list[TriageRow]:
-    requests = [DraftRequest(text=_clip(assistant, t), customer_id=t.customer_id,
-                             signer=signer) for t in batch]
-    understood = assistant.understand_many(list(requests), vectors)
-    drafts = []
-    rows = []
-    for ticket, request, (labels, recall) in zip(batch, requests, understood, strict=True):
-        draft_id = None
-        if labels.route == "quick_win" and labels.language in assistant.knowledge.phrases:
-            draft_id = hashlib.sha256(f"{key}/{ticket.id}".encode()).hexdigest()[:32]
-            if not _exists(assistant, draft_id):
-                draft = assistant.draft_from(request, labels, recall)
-                drafts.append(draft.model_copy(update={"id": draft_id}))
-        rows.append(_row(ticket, labels, recall, draft_id))
-    if drafts:
-        assistant.drafts.save_many(drafts)
-    return rows
-
-
 def _clip(assistant: Assistant, ticket: Ticket) -> str:
     return ticket.text[: assistant.settings.max_text_chars]
-
-
-def _exists(assistant: Assistant, draft_id: str) -> bool:
-    try:
-        assistant.drafts.get(draft_id)
-    except NotFound:
-        return False
-    return True
 
 
 def _row(

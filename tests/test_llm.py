@@ -27,6 +27,7 @@ from assistant.models import (
     RecalledItem,
     ReviewIn,
 )
+from assistant.ratelimit import RateLimiter
 from assistant.service import Assistant
 from assistant.settings import Settings
 from assistant.tokens import count_tokens
@@ -191,6 +192,11 @@ def test_retry_after_beyond_the_deadline_gives_up_at_once(llm, fake):
     result = llm.classify(ComplaintIn(text=SALAD))
     assert result.engine == "offline" and "deadline" in (result.fallback_reason or "")
     assert time.monotonic() - started < 1.0 and len(fake.seen) == 1
+    # The 429 holds every later call too, instead of hammering the provider.
+    later = llm.classify(ComplaintIn(text=SALAD))
+    assert "rate limit would hold this call" in (later.fallback_reason or "")
+    assert len(fake.seen) == 1
+    llm.llm.caller.limiter = RateLimiter()  # the next tests start with a provider at ease
 
 
 def test_client_errors_are_not_retried(llm, fake):
