@@ -164,6 +164,51 @@ def triage(
                f"{summary.resumed} resumed from the checkpoint; results in {summary.out}")
 
 
+@app.command()
+def migrate(
+    to_chroma_url: Annotated[str | None, typer.Option(
+        help="Target Chroma server; default RECOVERY_CHROMA_URL.")] = None,
+    to_database_url: Annotated[str | None, typer.Option(
+        help="Target database (PostgreSQL); default RECOVERY_DATABASE_URL.")] = None,
+    chroma_path: Annotated[Path | None, typer.Option(
+        help="Source Chroma folder; default $RECOVERY_DATA_DIR/chroma.")] = None,
+    database_url: Annotated[str | None, typer.Option(
+        help="Source database; default the SQLite file in $RECOVERY_DATA_DIR.")] = None,
+) -> None:
+    """Move history to a Chroma server and drafts to PostgreSQL; counted, safe to repeat."""
+    from .history import open_chroma_client
+    from .migrate import migrate_drafts, migrate_history
+
+    settings = get_settings()
+    target_chroma = to_chroma_url or settings.chroma_url
+    target_db = to_database_url or settings.database_url
+    source_db = database_url or f"sqlite:///{settings.data_dir / 'recovery.db'}"
+    if not target_chroma and not target_db:
+        raise _fail("nothing to move to: give --to-chroma-url and/or --to-database-url "
+                    "(or set RECOVERY_CHROMA_URL / RECOVERY_DATABASE_URL)")
+    if target_db == source_db:
+        raise _fail(f"the source and target database are the same: {source_db}")
+    moved = []
+    try:
+        if target_chroma:
+            folder = chroma_path or settings.data_dir / "chroma"
+            if not folder.is_dir():
+                raise _fail(f"no Chroma folder at {folder} (--chroma-path)")
+            embedded = settings.model_copy(update={"chroma_url": None, "chroma_path": folder})
+            server = settings.model_copy(update={"chroma_url": target_chroma})
+            moved += migrate_history(open_chroma_client(embedded), open_chroma_client(server))
+        if target_db:
+            moved += migrate_drafts(source_db, target_db, settings.db_timeout_s)
+    except AssistantError as exc:
+        raise _fail(str(exc)) from exc
+    for item in moved:
+        mark = "ok" if item.complete else "MISSING"
+        typer.echo(f"{mark:7} {item.what}: {item.source} in the source, {item.copied} copied "
+                   f"now, {item.in_target} found in the target")
+    if not all(item.complete for item in moved):
+        raise typer.Exit(code=1)
+
+
 @app.command("eval")
 def eval_(
     file: Annotated[Path, typer.Argument(help="Labelled JSONL (see PRODUCT.md).")],

@@ -14,10 +14,13 @@ from collections.abc import Iterable, Iterator
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import chromadb
+import httpx
 from chromadb.api import ClientAPI
 from chromadb.config import Settings as ChromaSettings
+from chromadb.errors import ChromaError
 from langchain_chroma import Chroma
 from pydantic import ValidationError
 
@@ -38,12 +41,40 @@ _MAX_LISTED = 1_000
 
 
 def open_chroma_client(settings: Settings) -> ClientAPI:
-    """The embedded, persistent Chroma client: one folder on disk, telemetry off."""
+    """A Chroma server when `chroma_url` is set (several instances share it); else the
+    embedded, persistent client: one folder on disk. Telemetry off either way."""
+    if settings.chroma_url:
+        return _chroma_server(settings)
     path = settings.resolved_chroma_path
     path.mkdir(parents=True, exist_ok=True)
     return chromadb.PersistentClient(
         path=str(path), settings=ChromaSettings(anonymized_telemetry=False, allow_reset=False)
     )
+
+
+def _chroma_server(settings: Settings) -> ClientAPI:
+    url = urlsplit(settings.chroma_url or "")
+    if url.scheme not in {"http", "https"} or not url.hostname:
+        raise InvalidInput(f"RECOVERY_CHROMA_URL must look like http://host:8000, not "
+                           f"{settings.chroma_url!r}")
+    headers = {}
+    if settings.chroma_token:
+        token = settings.chroma_token.get_secret_value()
+        bearer = settings.chroma_token_header.lower() == "authorization"
+        headers[settings.chroma_token_header] = f"Bearer {token}" if bearer else token
+    try:
+        client = chromadb.HttpClient(
+            host=url.hostname, port=url.port or (443 if url.scheme == "https" else 8000),
+            ssl=url.scheme == "https", headers=headers,
+            settings=ChromaSettings(anonymized_telemetry=False),
+        )
+        # Chroma's HTTP client waits forever by default; every outside call gets a timeout.
+        client._server._session.timeout = httpx.Timeout(settings.request_timeout_s)  # type: ignore[attr-defined]
+        client.heartbeat()
+    except (ValueError, httpx.HTTPError, ChromaError) as exc:
+        raise Unavailable(f"cannot reach the Chroma server at {settings.chroma_url}: "
+                          f"{exc}") from exc
+    return client
 
 
 def _collection_name(base: str, embeddings: QueryPassageEmbeddings) -> str:

@@ -28,6 +28,13 @@ class Settings(BaseSettings):
 
     data_dir: Path = Field(Path("var"), description="Where the Chroma folder and SQLite file live.")
     chroma_path: Path | None = Field(None, description="Chroma folder; default DATA_DIR/chroma.")
+    chroma_url: str | None = Field(
+        None, description="A Chroma server (`chroma run`), e.g. http://chroma:8000; unset = "
+        "the embedded folder.")
+    chroma_token: SecretStr | None = Field(None, description="Token for the Chroma server.")
+    chroma_token_header: str = Field(
+        "Authorization", description="Header that carries the token (Authorization: Bearer …, "
+        "or X-Chroma-Token).")
     database_url: str | None = Field(None, description="Drafts store; default SQLite in DATA_DIR.")
     knowledge_dir: Path = Field(REPO_ROOT / "knowledge", description="Policy, phrases, examples.")
     prompts_dir: Path = Field(REPO_ROOT / "prompts", description="Versioned LLM prompt templates.")

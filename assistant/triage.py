@@ -8,6 +8,7 @@ arguments ends with exactly the rows, files and drafts of an uninterrupted run."
 from __future__ import annotations
 
 import csv
+import fcntl
 import hashlib
 import itertools
 import json
@@ -858,9 +859,12 @@ class TriageRuns:
         with Session(self.engine) as session:
             unfinished = list(session.scalars(select(_RunRecord.id).where(
                 _RunRecord.status.in_(["queued", "running"]))))
-        for run_id in unfinished:
+        # Only runs whose files are here: with shared stores, another instance may be running
+        # the rest right now.
+        mine = [run_id for run_id in unfinished if self.folder_of(run_id).is_dir()]
+        for run_id in mine:
             self._pool.submit(self._run, run_id)
-        return unfinished
+        return mine
 
     def _update(self, run_id: str, **values: Any) -> None:
         with Session(self.engine) as session, session.begin():
@@ -870,12 +874,21 @@ class TriageRuns:
                 setattr(record, name, value)
 
     def _run(self, run_id: str) -> None:
+        folder = self.folder_of(run_id)
+        # One process per run, even when instances share the folder and all resume on start.
+        with (folder / "run.lock").open("a") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return
+            self._run_locked(run_id, folder)
+
+    def _run_locked(self, run_id: str, folder: Path) -> None:
         with Session(self.engine) as session:
             record = session.get(_RunRecord, run_id)
             assert record is not None
             arguments = json.loads(record.arguments)
         self._update(run_id, status="running")
-        folder = self.folder_of(run_id)
         try:
             summary = run_triage(
                 self.assistant, folder / arguments["export"], folder / "out",
@@ -909,7 +922,12 @@ class TriageRuns:
         info = self.get(run_id)
         if info.status != "done":
             raise Conflict(f"triage run {run_id} is {info.status}; results come when it is done")
-        return self.folder_of(run_id) / "out"
+        out = self.folder_of(run_id) / "out"
+        if not (out / "triage.jsonl").is_file():
+            raise NotFound(f"triage run {run_id} ran on another instance: its results are in "
+                           "that instance's RECOVERY_DATA_DIR/triage-runs (share that folder "
+                           "between instances to read them from any)")
+        return out
 
     def rows(self, run_id: str, limit: int, offset: int) -> list[TriageRow]:
         out = self._finished(run_id)

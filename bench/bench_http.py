@@ -43,14 +43,15 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
-def run_clients(base: str, clients: int, seconds: float) -> None:
+def run_clients(bases: list[str], clients: int, seconds: float) -> None:
+    """Client n talks to instance n % len(bases) (a round-robin load balancer)."""
     latencies: list[float] = []
     errors: list[str] = []
     lock = threading.Lock()
     stop = time.monotonic() + seconds
 
     def client(number: int) -> None:
-        with httpx.Client(base_url=base, timeout=30) as http:
+        with httpx.Client(base_url=bases[number % len(bases)], timeout=30) as http:
             i = number
             while time.monotonic() < stop:
                 text = TEXTS[i % len(TEXTS)]
@@ -113,7 +114,7 @@ def main() -> None:
                 time.sleep(0.2)
             print(f"server up; RSS after start {rss_mb(server.pid):.0f} MB")
             for clients in args.clients:
-                run_clients(base, clients, args.seconds)
+                run_clients([base], clients, args.seconds)
                 print(f"   server peak RSS so far {rss_mb(server.pid):.0f} MB")
         finally:
             server.terminate()

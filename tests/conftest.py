@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -14,6 +15,7 @@ from assistant.embeddings import E5Embeddings
 from assistant.history import HistoryStore, open_chroma_client
 from assistant.knowledge import load_knowledge
 from assistant.settings import REPO_ROOT, Settings
+from tests.chromaserver import chroma_server, fresh_database
 from tests.pgserver import find_bindir, postgres_server
 
 TODAY = date(2026, 11, 23)
@@ -55,3 +57,28 @@ def postgres_url() -> Iterator[str]:
         pytest.skip(message)
     with postgres_server() as url:
         yield url
+
+
+@pytest.fixture(scope="session")
+def chroma_url() -> Iterator[str]:
+    """A real `chroma run` server on loopback, shared by the server-mode tests."""
+    with chroma_server() as url:
+        yield url
+
+
+def server_settings(request: pytest.FixtureRequest, data_dir: Path) -> Settings:
+    """Server mode: a Chroma server and PostgreSQL, as several instances would share them.
+    Each test gets its own collection and its own database."""
+    return Settings(
+        data_dir=data_dir, engine="offline", chroma_url=request.getfixturevalue("chroma_url"),
+        collection=f"t{uuid.uuid4().hex[:12]}",
+        database_url=fresh_database(request.getfixturevalue("postgres_url")))
+
+
+@pytest.fixture(params=["embedded", "server"])
+def store_settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
+    """For the history, draft and triage tests: once on the embedded defaults (Chroma folder,
+    SQLite), once in server mode."""
+    if request.param == "embedded":
+        return Settings(data_dir=tmp_path, engine="offline")
+    return server_settings(request, tmp_path)

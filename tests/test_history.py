@@ -9,6 +9,13 @@ from assistant.models import HistoryItemIn, HistoryKind
 from tests.conftest import TODAY
 
 
+@pytest.fixture()
+def settings(store_settings):
+    """These tests run on the embedded stores and on a Chroma server with PostgreSQL."""
+    return store_settings
+
+
+
 def item(kind, text, at, id=None):
     return HistoryItemIn(kind=kind, text=text, at=date.fromisoformat(at), id=id)
 

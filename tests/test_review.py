@@ -24,6 +24,13 @@ from assistant.review import Base, DraftStore, word_edit_distance
 from assistant.service import Assistant
 from tests.conftest import TODAY
 
+
+@pytest.fixture()
+def settings(store_settings):
+    """These tests run on the embedded stores and on a Chroma server with PostgreSQL."""
+    return store_settings
+
+
 NOW = datetime(2026, 11, 23, 18, 0, tzinfo=UTC)
 
 

@@ -23,6 +23,13 @@ from assistant.triage import PRESETS, TriageRuns, _RunRecord, run_triage, score_
 from tests.conftest import TODAY
 from tests.exports import FLAWS, write_export
 
+
+@pytest.fixture()
+def settings(store_settings):
+    """These tests run on the embedded stores and on a Chroma server with PostgreSQL."""
+    return store_settings
+
+
 SUFFIX = {"zendesk": "csv", "freshdesk": "jsonl", "intercom": "jsonl"}
 
 
@@ -177,3 +184,22 @@ def test_unfinished_run_resumes_when_the_service_starts(settings, tmp_path):
             assert run["status"] == "running" and time.monotonic() < deadline, run
             time.sleep(0.2)
     assert run["summary"]["selected"] == low
+
+
+def test_runs_of_another_instance_are_left_to_it(settings):
+    """With shared stores, a run whose files are on another instance is neither resumed here
+    (that instance runs it) nor served as a 500: its rows say where they are."""
+    assistant = Assistant(settings, today=lambda: TODAY)
+    runs = TriageRuns(assistant)
+    arguments = json.dumps({"export": "export.csv", "preset": "zendesk", "csat_below": 7,
+                            "signer": None})
+    with Session(runs.engine) as session, session.begin():
+        session.add(_RunRecord(id="e1" * 16, status="running", arguments=arguments,
+                               created_at="2026-11-23T02:00:00"))
+        session.add(_RunRecord(id="e2" * 16, status="done", arguments=arguments,
+                               created_at="2026-11-23T02:00:00"))
+    assert runs.resume_unfinished() == []
+    assert runs.get("e1" * 16).status == "running"
+    with TestClient(create_app(assistant=assistant)) as client:
+        r = client.get("/v1/triage-runs/" + "e2" * 16 + "/rows")
+    assert r.status_code == 404 and "another instance" in r.json()["detail"]
