@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 from langchain_core.embeddings import Embeddings
 
+from .pii import redact
+
 if TYPE_CHECKING:
     from .settings import Settings
 
@@ -64,6 +66,7 @@ class OpenAIQueryPassageEmbeddings(QueryPassageEmbeddings):
         from langchain_openai import OpenAIEmbeddings
 
         self.name = settings.openai_embedding_model
+        self._redact = settings.redact_pii
         self._inner = OpenAIEmbeddings(
             model=settings.openai_embedding_model,
             openai_api_key=settings.openai_api_key,
@@ -73,14 +76,18 @@ class OpenAIQueryPassageEmbeddings(QueryPassageEmbeddings):
             check_embedding_ctx_length=False,
         )
 
+    def _sent(self, texts: list[str]) -> list[str]:
+        """What leaves the machine: personal numbers replaced (RECOVERY_REDACT_PII)."""
+        return [redact(t) for t in texts] if self._redact else list(texts)
+
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        return self._inner.embed_documents(list(texts))
+        return self._inner.embed_documents(self._sent(texts))
 
     def embed_query(self, text: str) -> list[float]:
-        return self._inner.embed_query(text)
+        return self._inner.embed_query(self._sent([text])[0])
 
     def embed_queries(self, texts: list[str]) -> np.ndarray:
-        rows = np.asarray(self._inner.embed_documents(list(texts)), dtype=np.float32)
+        rows = np.asarray(self._inner.embed_documents(self._sent(texts)), dtype=np.float32)
         norms = np.linalg.norm(rows, axis=1, keepdims=True)
         normalised: np.ndarray = rows / np.maximum(norms, 1e-12)
         return normalised

@@ -55,6 +55,7 @@ from .models import (
     Severity,
     Usage,
 )
+from .pii import Redaction
 from .prompts import PromptTemplate, load_prompt
 from .ratelimit import RateLimiter, RateLimitWait
 from .settings import Settings
@@ -329,7 +330,9 @@ class HistoryBlock:
     items: dict[str, HistoryItem]
 
 
-def history_block(recall: Recall | None, budget_tokens: int, encoding: str) -> HistoryBlock:
+def history_block(
+    recall: Recall | None, budget_tokens: int, encoding: str, pii: Redaction | None = None
+) -> HistoryBlock:
     """History lines for the prompt within a token budget, most useful first: preferences and
     gestures given (they shape the gesture), earlier failures (they move labels), then the items
     most relevant to this complaint."""
@@ -344,7 +347,8 @@ def history_block(recall: Recall | None, budget_tokens: int, encoding: str) -> H
     for item in ranked:
         if item.id in items:
             continue
-        line = f"[{item.id}] {item.at.isoformat()} {item.kind.value}: {as_data(item.text)}"
+        text = pii.redact(item.text) if pii else item.text
+        line = f"[{item.id}] {item.at.isoformat()} {item.kind.value}: {as_data(text)}"
         cost = count_tokens(line, encoding) + 1
         if used + cost > budget_tokens:
             continue
@@ -382,15 +386,18 @@ class LLMEngine:
         self, text: str, offline: Classification, recall: Recall | None, today: date,
         language_given: bool,
     ) -> Classification:
-        block = history_block(recall, self.settings.llm_history_tokens, self.caller.encoding)
+        pii = Redaction(active=self.settings.redact_pii)
+        block = history_block(recall, self.settings.llm_history_tokens, self.caller.encoding,
+                              pii)
         messages = self._messages(
             self.classify_prompt, today=today.isoformat(), language_hint=offline.language,
-            history=block.text, complaint=as_data(text),
+            history=block.text, complaint=as_data(pii.redact(text)),
         )
         out, _, usage = self.caller.ask(messages, LabelsOut)
         reasons = Reasons(language=list(offline.reasons.language))
         history_used: list[str] = []
         for given in out.reasons:
+            given = given.model_copy(update={"detail": pii.restore(given.detail)})
             getattr(reasons, given.label).append(_reason(given, block, history_used))
         language = offline.language
         if not language_given:
@@ -423,7 +430,9 @@ class LLMEngine:
             self.knowledge, recall, severity, today, self.settings.gesture_cooldown_days)
         if severity is Severity.critical:
             allowed = []
-        block = history_block(recall, self.settings.llm_history_tokens, self.caller.encoding)
+        pii = Redaction(active=self.settings.redact_pii)
+        block = history_block(recall, self.settings.llm_history_tokens, self.caller.encoding,
+                              pii)
         follow_days = policy.follow_up_days.get(classification.effort)
         messages = self._messages(
             self.draft_prompt, today=today.isoformat(), language=language,
@@ -433,20 +442,22 @@ class LLMEngine:
             cap=f"{cap:g}", gestures=_gesture_list(allowed, language),
             suggested=_suggestion(allowed, recall),
             follow_up=f"in {follow_days} days" if follow_days else "none needed",
-            voice="\n---\n".join(as_data(reply) for reply in learned) or "(none yet)",
-            history=block.text, complaint=as_data(text),
+            voice="\n---\n".join(as_data(pii.redact(reply)) for reply in learned) or "(none yet)",
+            history=block.text, complaint=as_data(pii.redact(text)),
         )
         out, raw, usage = self.caller.ask(messages, ReplyOut)
+        out = _restored(out, pii)
         gesture, checks = self._check(out, allowed, block, language, severity)
         rounds = 0
         failed = {name: c for name, c in checks.items() if not c.passed}
         if failed:
             rounds = 1
             repair = self.draft_prompt.render(
-                "repair", reply=as_data(out.reply),
+                "repair", reply=as_data(pii.redact(out.reply)),
                 failures="\n".join(f"- {name}: {c.detail}" for name, c in failed.items()),
             )
             out, _, more = self.caller.ask([*messages, raw, HumanMessage(repair)], ReplyOut)
+            out = _restored(out, pii)
             usage = usage.plus(more)
             gesture, checks = self._check(out, allowed, block, language, severity)
         follow_up = None
@@ -495,6 +506,11 @@ class LLMEngine:
             else "cites only this customer's history",
         )
         return gesture, checks
+
+
+def _restored(out: ReplyOut, pii: Redaction) -> ReplyOut:
+    """The customer's own details back where the model kept their placeholders."""
+    return out.model_copy(update={"reply": pii.restore(out.reply)})
 
 
 def _reason(given: LabelReason, block: HistoryBlock, history_used: list[str]) -> Reason:

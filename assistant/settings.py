@@ -66,6 +66,9 @@ class Settings(BaseSettings):
         default_factory=lambda: dict(DEFAULT_PRICES),
         description="USD per 1M tokens (input, output) by model; JSON in the env var.",
     )
+    redact_pii: bool = Field(
+        True, description="Replace e-mails, phone, card, IBAN and national id numbers and "
+        "street addresses before text goes to a model or a remote embedding API.")
     embeddings: Literal["e5", "openai"] = Field("e5", description="e5 = bundled, offline.")
     openai_embedding_model: str = "text-embedding-3-small"
     openai_api_key: SecretStr | None = Field(None, validation_alias="OPENAI_API_KEY")
