@@ -9,8 +9,11 @@ from typing import Annotated, Literal
 
 from fastapi import Body, Depends, FastAPI, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from assistant.errors import (
     AssistantError,
@@ -42,6 +45,45 @@ from assistant.settings import Settings, get_settings
 from assistant.triage import TriageRow, TriageRunInfo, TriageRuns
 
 STATIC = PathLib(__file__).parent / "static"
+
+
+class BodyLimit:
+    """Refuses request bodies over `max_bytes` with a 413 before anything parses them, also
+    when they come chunked without a length. Exempt paths (uploads) have their own limit."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int, exempt: tuple[str, ...]) -> None:
+        self.app, self.max_bytes, self.exempt = app, max_bytes, exempt
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"].startswith(self.exempt):
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        length = headers.get(b"content-length")
+        length = length if length and length.isdigit() else None
+        if length is not None and int(length) <= self.max_bytes:
+            await self.app(scope, receive, send)
+            return
+        messages, size = [], 0
+        while length is None or int(length) <= self.max_bytes:
+            message = await receive()
+            messages.append(message)
+            size += len(message.get("body", b""))
+            if size > self.max_bytes or not message.get("more_body"):
+                break
+        if size > self.max_bytes or (length is not None and int(length) > self.max_bytes):
+            mb = self.max_bytes / 1024 / 1024
+            response = JSONResponse(status_code=413, content={"detail": (
+                f"the request body is over {mb:g} MB (RECOVERY_MAX_BODY_MB); send less, or "
+                "history in several requests")})
+            await response(scope, receive, send)
+            return
+        replay = iter(messages)
+
+        async def replayed() -> Message:
+            return next(replay, None) or await receive()
+
+        await self.app(scope, replayed, send)
 _STATUS = {TooLarge: 413, InvalidInput: 422, NotFound: 404, Conflict: 409, Unavailable: 503}
 
 
@@ -77,12 +119,28 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
         lifespan=lifespan,
     )
 
+    @app.exception_handler(StarletteHTTPException)
+    async def _unparseable(request: Request, exc: StarletteHTTPException) -> Response:
+        """FastAPI says only "There was an error parsing the body"; say what to fix."""
+        cause = exc.__cause__
+        if isinstance(cause, UnicodeDecodeError):
+            return JSONResponse(status_code=400, content={"detail": (
+                f"the body is not valid UTF-8 (byte 0x{cause.object[cause.start]:02x} at "
+                f"position {cause.start}); send JSON encoded as UTF-8")})
+        if isinstance(cause, RecursionError):
+            return JSONResponse(status_code=400, content={
+                "detail": "the JSON is nested too deeply; send the documented shape"})
+        return await http_exception_handler(request, exc)
+
     @app.exception_handler(AssistantError)
     async def _mapped(request: Request, exc: AssistantError) -> JSONResponse:
         status = next((code for cls, code in _STATUS.items() if isinstance(exc, cls)), 500)
         return JSONResponse(status_code=status, content={"detail": str(exc)})
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    limit = (settings or (assistant.settings if assistant else get_settings())).max_body_mb
+    app.add_middleware(BodyLimit, max_bytes=int(limit * 1024 * 1024),
+                       exempt=("/v1/triage-runs",))
 
     @app.get("/", include_in_schema=False)
     async def review_page() -> FileResponse:

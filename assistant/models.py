@@ -7,7 +7,14 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+)
 
 from .language import SUPPORTED_LANGUAGES, normalise_language_code
 
@@ -68,7 +75,23 @@ CustomerId = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=128, pattern=r"^[\w.@:+-]+$"),
 ]
-NonBlank = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+
+
+def _without_controls(value: str) -> str:
+    """Control characters (other than tab and newlines) and lone surrogates are removed: they
+    carry no meaning in a complaint, and PostgreSQL refuses a NUL in text."""
+    return _CONTROLS.sub("", value)
+
+
+def _non_blank(value: str) -> str:
+    value = _without_controls(value).strip()
+    if not value:
+        raise ValueError("is empty once spaces and control characters are removed")
+    return value
+
+
+NonBlank = Annotated[str, AfterValidator(_non_blank)]
 _ID_PATTERN = re.compile(r"^[\w.:-]{1,128}$")
 
 
@@ -270,11 +293,12 @@ class ReviewIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     action: ReviewAction
-    reviewer: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]
+    reviewer: Annotated[str, StringConstraints(max_length=80), AfterValidator(_non_blank)]
     text: NonBlank | None = Field(None, description="The new reply; required for edit.")
-    reason: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] | None = (
-        Field(None, description="Why; required for reject.")
-    )
+    reason: Annotated[
+        str, StringConstraints(strip_whitespace=True, max_length=500),
+        AfterValidator(_without_controls),
+    ] | None = Field(None, description="Why; required for reject.")
 
 
 class ReviewEvent(BaseModel):

@@ -78,6 +78,7 @@ class Settings(BaseSettings):
 
     max_text_chars: int = Field(20_000, gt=0, description="Longest complaint or history text.")
     max_batch_items: int = Field(1_000, gt=0, description="Most history items in one request.")
+    max_body_mb: float = Field(5.0, gt=0, description="Largest JSON request body accepted.")
     max_upload_mb: int = Field(200, gt=0, description="Largest triage export accepted over HTTP.")
     recall_k: int = Field(6, gt=0, le=50, description="History items recalled per complaint.")
     failure_window_days: int = Field(365, gt=0, description="Window for 'earlier failures'.")
