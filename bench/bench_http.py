@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -20,6 +19,11 @@ from pathlib import Path
 
 import httpx
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tests.chromaserver import wait_for_http  # noqa: E402
+from tests.pgserver import _free_port as free_port  # noqa: E402
+
 TEXTS = [
     "My order arrived three days late and the box was damaged.",
     "Ni har dragit pengar två gånger för samma beställning.",
@@ -28,12 +32,6 @@ TEXTS = [
     "Die App stürzt bei jedem Start ab.",
     "The salad came without the blue cheese.",
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def rss_mb(pid: int) -> float:
@@ -102,16 +100,7 @@ def main() -> None:
                                   stderr=subprocess.DEVNULL)
         base = f"http://127.0.0.1:{port}"
         try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    if httpx.get(base + "/healthz", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise SystemExit("server did not start")
-                time.sleep(0.2)
+            wait_for_http(base + "/healthz", server)
             print(f"server up; RSS after start {rss_mb(server.pid):.0f} MB")
             for clients in args.clients:
                 run_clients([base], clients, args.seconds)

@@ -16,16 +16,13 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 import uuid
 from pathlib import Path
-
-import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.bench_http import free_port, rss_mb, run_clients  # noqa: E402
-from tests.chromaserver import chroma_server, fresh_database  # noqa: E402
+from tests.chromaserver import chroma_server, fresh_database, wait_for_http  # noqa: E402
 from tests.pgserver import postgres_server  # noqa: E402
 
 
@@ -52,17 +49,8 @@ def main() -> None:
                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
                 bases.append(f"http://127.0.0.1:{port}")
             try:
-                for base in bases:
-                    deadline = time.monotonic() + 90
-                    while True:
-                        try:
-                            if httpx.get(base + "/healthz", timeout=1).status_code == 200:
-                                break
-                        except httpx.HTTPError:
-                            pass
-                        if time.monotonic() > deadline:
-                            raise SystemExit("an instance did not start")
-                        time.sleep(0.2)
+                for base, server in zip(bases, servers, strict=True):
+                    wait_for_http(base + "/healthz", server)
                 print(f"{instances} instance(s), Chroma server + PostgreSQL:", end=" ")
                 run_clients(bases, 1, args.seconds / 2)
                 print(f"{instances} instance(s), Chroma server + PostgreSQL:", end=" ")

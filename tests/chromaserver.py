@@ -20,6 +20,23 @@ from sqlalchemy.engine import make_url
 from tests.pgserver import _free_port
 
 
+def wait_for_http(url: str, process: subprocess.Popen[bytes] | subprocess.Popen[str],
+                  seconds: float = 90) -> None:
+    """Until `url` answers 200; fails when the process exits first or time runs out."""
+    deadline = time.monotonic() + seconds
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(f"the process behind {url} exited with {process.returncode}")
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{url} did not answer within {seconds:g} s")
+        time.sleep(0.2)
+
+
 def chroma_binary() -> str:
     found = shutil.which("chroma", path=str(Path(sys.executable).parent))
     if found is None:
@@ -38,18 +55,10 @@ def chroma_server() -> Iterator[str]:
          "--port", str(port)], stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"chroma run exited: {(folder / 'log').read_text()[-2000:]}")
-            try:
-                if httpx.get(f"{url}/api/v2/heartbeat", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("chroma run did not answer within 60 s")
-            time.sleep(0.2)
+        try:
+            wait_for_http(f"{url}/api/v2/heartbeat", process, seconds=60)
+        except RuntimeError as exc:
+            raise RuntimeError(f"{exc}: {(folder / 'log').read_text()[-2000:]}") from exc
         yield url
     finally:
         process.terminate()

@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,7 +20,7 @@ from assistant.models import DraftRequest, HistoryItemIn, ReviewIn
 from assistant.service import Assistant
 from assistant.settings import Settings
 from assistant.triage import TriageRuns, _RunRecord
-from tests.chromaserver import fresh_database
+from tests.chromaserver import fresh_database, wait_for_http
 from tests.conftest import TODAY
 from tests.pgserver import _free_port
 
@@ -40,16 +39,11 @@ def instance(env: dict[str, str], data_dir: Path) -> Iterator[httpx.Client]:
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30)
     try:
-        for _ in range(300):
-            assert process.poll() is None, process.stderr.read() if process.stderr else ""
-            try:
-                if client.get("/healthz").status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        else:
-            raise AssertionError("the instance did not start")
+        try:
+            wait_for_http(f"http://127.0.0.1:{port}/healthz", process, seconds=60)
+        except RuntimeError as exc:
+            raise AssertionError(f"{exc}: {process.stderr.read() if process.stderr else ''}"
+                                 ) from exc
         yield client
     finally:
         client.close()
