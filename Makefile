@@ -14,6 +14,10 @@ install: $(BIN)/recovery
 
 run: install
 	$(BIN)/recovery ingest knowledge/demo/history.jsonl
+	@# Every /v1 request needs an API key: make one on the first run (kept in var/local-key).
+	@test -s var/local-key || { mkdir -p var && $(BIN)/recovery keys create --tenant default \
+	  --name local > var/local-key && chmod 600 var/local-key; }
+	@echo "API key (tenant default): $$(cat var/local-key)  -- paste it into the page's API key field"
 	$(BIN)/recovery serve
 
 # Test-only system packages (Debian): a PostgreSQL server for the store tests, Chromium for

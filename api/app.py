@@ -1,17 +1,20 @@
 """The HTTP API: thin routes over `assistant.Assistant`; errors mapped to status codes here."""
 
+import math
+import re
 import shutil
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import date
 from pathlib import Path as PathLib
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import Body, Depends, FastAPI, Path, Query, Request
+from fastapi import APIRouter, Body, Depends, FastAPI, Path, Query, Request, Security
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -20,10 +23,14 @@ from assistant.errors import (
     Conflict,
     InvalidInput,
     NotFound,
+    RateLimited,
     TooLarge,
+    Unauthorized,
     Unavailable,
 )
+from assistant.keys import ApiKey
 from assistant.models import (
+    CUSTOMER_ID_PATTERN,
     Classification,
     ComplaintIn,
     Draft,
@@ -34,15 +41,17 @@ from assistant.models import (
     FollowUpDue,
     HistoryItem,
     HistoryItemIn,
+    IsoDate,
     ReviewEvent,
     ReviewIn,
     Route,
     Severity,
     StatsReport,
 )
+from assistant.ratelimit import RequestQuota
 from assistant.service import Assistant
 from assistant.settings import Settings, get_settings
-from assistant.triage import TriageRow, TriageRunInfo, TriageRuns
+from assistant.triage import PresetName, TriageRow, TriageRunInfo, TriageRuns
 
 STATIC = PathLib(__file__).parent / "static"
 
@@ -84,24 +93,84 @@ class BodyLimit:
             return next(replay, None) or await receive()
 
         await self.app(scope, replayed, send)
-_STATUS = {TooLarge: 413, InvalidInput: 422, NotFound: 404, Conflict: 409, Unavailable: 503}
+_STATUS = {TooLarge: 413, InvalidInput: 422, NotFound: 404, Conflict: 409, Unavailable: 503,
+           Unauthorized: 401, RateLimited: 429}
+_BEARER = HTTPBearer(auto_error=False, description="An API key from `recovery keys create`.")
 
 
-def get_assistant(request: Request) -> Assistant:
-    found: Assistant = request.app.state.assistant
-    return found
+def authenticate(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Security(_BEARER)],
+) -> ApiKey:
+    """Every /v1 request: a live key (whose tenant scopes all it can reach), inside the key's
+    request rate."""
+    if credentials is None:
+        raise Unauthorized("this endpoint needs an API key: send `Authorization: Bearer rk_…` "
+                           "(make one with `recovery keys create --tenant NAME`)")
+    base: Assistant = request.app.state.assistant
+    key = base.keys.check(credentials.credentials)
+    quota: RequestQuota | None = request.app.state.quota
+    wait = quota.take(key.id) if quota else 0.0
+    if quota and wait > 0:
+        raise RateLimited(f"key {key.id} is over {quota.per_minute:g} requests per minute "
+                          "(RECOVERY_RATE_LIMIT_PER_MINUTE); retry after the Retry-After "
+                          "seconds", retry_after_s=wait)
+    return key
 
 
-def get_triage_runs(request: Request) -> TriageRuns:
-    found: TriageRuns = request.app.state.triage_runs
-    return found
+KeyDep = Annotated[ApiKey, Depends(authenticate)]
+
+
+class Problem(BaseModel):
+    """Every error: `detail` says what to fix (FastAPI's own 422s list the fields)."""
+
+    detail: str | list[dict[str, Any]]
+
+
+_PROBLEM = {"schema": {"$ref": "#/components/schemas/Problem"}}
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": Problem, "description": description,
+             "content": {"application/json": _PROBLEM}}  # also on the text/plain routes
+    for status, description in (
+        (400, "The body is not UTF-8 JSON, or nested too deeply."),
+        (401, "No API key, or an unknown or revoked one."),
+        (404, "Not found, or another tenant's."),
+        (409, "Not in a state for this (a draft already reviewed, a run not done)."),
+        (413, "The body is over RECOVERY_MAX_BODY_MB (uploads: RECOVERY_MAX_UPLOAD_MB)."),
+        (422, "A field is missing or wrong; the detail names it."),
+        (429, "Over the key's requests per minute; see Retry-After."),
+        (503, "A store or the model did not answer in time."),
+    )}
+
+
+def get_assistant(request: Request, key: KeyDep) -> Assistant:
+    """The one place that scopes a request to its tenant: routes get only this object."""
+    base: Assistant = request.app.state.assistant
+    return base.for_tenant(key.tenant)
+
+
+def get_triage_runs(request: Request, assistant: Annotated[Assistant, Depends(get_assistant)]
+                    ) -> TriageRuns:
+    runs: TriageRuns = request.app.state.triage_runs
+    return runs.scoped(assistant)
 
 
 AssistantDep = Annotated[Assistant, Depends(get_assistant)]
 TriageDep = Annotated[TriageRuns, Depends(get_triage_runs)]
 RunPath = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[0-9a-f]+$")]
 DraftPath = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[0-9a-f]+$")]
-CustomerPath = Annotated[str, Path(min_length=1, max_length=128, pattern=r"^[\w.@:+-]+$")]
+CustomerPath = Annotated[str, Path(min_length=1, max_length=128, pattern=CUSTOMER_ID_PATTERN)]
+_HOURS = 24 * 365 * 100  # a century: beyond it a date cannot be computed
+
+
+
+
+
+def _methods_of(paths: dict[str, dict[str, Any]], path: str) -> list[str]:
+    """Every method the schema documents for a concrete path."""
+    return sorted({method.upper() for template, methods in paths.items()
+                   if re.fullmatch(re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template)), path)
+                   for method in methods})
 
 
 def create_app(settings: Settings | None = None, assistant: Assistant | None = None) -> FastAPI:
@@ -110,6 +179,8 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
         app.state.assistant = assistant or Assistant(settings or get_settings())
         app.state.triage_runs = TriageRuns(app.state.assistant)
         app.state.triage_runs.resume_unfinished()
+        per_minute = app.state.assistant.settings.rate_limit_per_minute
+        app.state.quota = RequestQuota(per_minute) if per_minute else None
         yield
 
     app = FastAPI(
@@ -130,12 +201,21 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
         if isinstance(cause, RecursionError):
             return JSONResponse(status_code=400, content={
                 "detail": "the JSON is nested too deeply; send the documented shape"})
+        if exc.status_code == 405:  # Starlette names only the first matching route's methods
+            allowed = _methods_of(app.openapi()["paths"], request.url.path)
+            return JSONResponse(status_code=405, headers={"Allow": ", ".join(allowed)},
+                                content={"detail": f"use {' or '.join(allowed)} here"})
         return await http_exception_handler(request, exc)
 
     @app.exception_handler(AssistantError)
     async def _mapped(request: Request, exc: AssistantError) -> JSONResponse:
         status = next((code for cls, code in _STATUS.items() if isinstance(exc, cls)), 500)
-        return JSONResponse(status_code=status, content={"detail": str(exc)})
+        headers = {}
+        if isinstance(exc, Unauthorized):
+            headers["WWW-Authenticate"] = "Bearer"
+        if isinstance(exc, RateLimited):
+            headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after_s)))
+        return JSONResponse(status_code=status, content={"detail": str(exc)}, headers=headers)
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     limit = (settings or (assistant.settings if assistant else get_settings())).max_body_mb
@@ -151,15 +231,22 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.post("/v1/classify", response_model=Classification)
+    v1 = APIRouter(prefix="/v1", dependencies=[Depends(authenticate)], responses=_ERRORS)
+
+    @v1.get("/me", response_model=ApiKey)
+    async def me(key: KeyDep) -> ApiKey:
+        """The key's own record (its tenant and id, never the secret): to check a key."""
+        return key
+
+    @v1.post("/classify", response_model=Classification)
     async def classify(body: ComplaintIn, assistant: AssistantDep) -> Classification:
         return await run_in_threadpool(assistant.classify, body)
 
-    @app.post("/v1/drafts", response_model=Draft, status_code=201)
+    @v1.post("/drafts", response_model=Draft, status_code=201)
     async def create_draft(body: DraftRequest, assistant: AssistantDep) -> Draft:
         return await run_in_threadpool(assistant.draft, body)
 
-    @app.get("/v1/drafts", response_model=DraftPage)
+    @v1.get("/drafts", response_model=DraftPage)
     async def list_drafts(
         assistant: AssistantDep,
         status: DraftStatus | None = None,
@@ -167,8 +254,8 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
         severity: Severity | None = None,
         effort: Effort | None = None,
         language: Annotated[str | None, Query(max_length=8)] = None,
-        older_than_hours: Annotated[float | None, Query(ge=0)] = None,
-        newer_than_hours: Annotated[float | None, Query(ge=0)] = None,
+        older_than_hours: Annotated[float | None, Query(ge=0, le=_HOURS)] = None,
+        newer_than_hours: Annotated[float | None, Query(ge=0, le=_HOURS)] = None,
         limit: Annotated[int, Query(ge=1, le=200)] = 50,
         offset: Annotated[int, Query(ge=0)] = 0,
     ) -> DraftPage:
@@ -179,34 +266,38 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
             newer_than_hours=newer_than_hours, limit=limit, offset=offset,
         )
 
-    @app.get("/v1/drafts/{draft_id}", response_model=Draft)
+    @v1.get("/drafts/{draft_id}", response_model=Draft)
     async def get_draft(draft_id: DraftPath, assistant: AssistantDep) -> Draft:
         return await run_in_threadpool(assistant.drafts.get, draft_id)
 
-    @app.post("/v1/drafts/{draft_id}/review", response_model=Draft)
+    @v1.post("/drafts/{draft_id}/review", response_model=Draft)
     async def review_draft(draft_id: DraftPath, body: ReviewIn, assistant: AssistantDep) -> Draft:
         """Approve, edit (with the new text) or reject (with a reason). Nothing is sent."""
         return await run_in_threadpool(assistant.drafts.review, draft_id, body)
 
-    @app.get("/v1/drafts/{draft_id}/audit", response_model=list[ReviewEvent])
+    @v1.get("/drafts/{draft_id}/audit", response_model=list[ReviewEvent])
     async def draft_audit(draft_id: DraftPath, assistant: AssistantDep) -> list[ReviewEvent]:
         return await run_in_threadpool(assistant.drafts.audit, draft_id)
 
-    @app.get("/v1/follow-ups", response_model=list[FollowUpDue])
-    async def follow_ups(assistant: AssistantDep, due_by: date | None = None) -> list[FollowUpDue]:
+    @v1.get("/follow-ups", response_model=list[FollowUpDue])
+    async def follow_ups(assistant: AssistantDep, due_by: IsoDate | None = None
+                         ) -> list[FollowUpDue]:
         """Sent replies that promised a follow-up by `due_by` (default today)."""
         return await run_in_threadpool(assistant.drafts.follow_ups_due, due_by or assistant.today())
 
-    @app.get("/v1/stats", response_model=StatsReport)
+    @v1.get("/stats", response_model=StatsReport)
     async def stats(assistant: AssistantDep) -> StatsReport:
         """Acceptance, edit and rejection rates, edit distance; overall and by label."""
         return await run_in_threadpool(assistant.drafts.stats)
 
-    @app.post("/v1/triage-runs", response_model=TriageRunInfo, status_code=202)
+    @v1.post("/triage-runs", response_model=TriageRunInfo, status_code=202,
+             openapi_extra={"requestBody": {"required": True, "content": {
+                 media: {"schema": {"type": "string", "minLength": 1}}
+                 for media in ("text/csv", "application/x-ndjson")}}})
     async def start_triage(
         request: Request,
         triage: TriageDep,
-        preset: str = "generic",
+        preset: PresetName = "generic",
         csat_below: Annotated[float, Query(ge=0, le=10)] = 7,
         signer: Annotated[str | None, Query(max_length=80)] = None,
         format: Literal["csv", "jsonl"] = "csv",
@@ -232,11 +323,11 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
             raise InvalidInput("the request body is empty: send the export file as the body")
         return await run_in_threadpool(triage.start, export, preset, csat_below, signer)
 
-    @app.get("/v1/triage-runs/{run_id}", response_model=TriageRunInfo)
+    @v1.get("/triage-runs/{run_id}", response_model=TriageRunInfo)
     async def triage_status(run_id: RunPath, triage: TriageDep) -> TriageRunInfo:
         return await run_in_threadpool(triage.get, run_id)
 
-    @app.get("/v1/triage-runs/{run_id}/rows", response_model=list[TriageRow])
+    @v1.get("/triage-runs/{run_id}/rows", response_model=list[TriageRow])
     async def triage_rows(
         run_id: RunPath, triage: TriageDep,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
@@ -245,11 +336,11 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
         """The ranked rows (quick wins first), 409 until the run is done."""
         return await run_in_threadpool(triage.rows, run_id, limit, offset)
 
-    @app.get("/v1/triage-runs/{run_id}/report", response_class=PlainTextResponse)
+    @v1.get("/triage-runs/{run_id}/report", response_class=PlainTextResponse)
     async def triage_report(run_id: RunPath, triage: TriageDep) -> str:
         return await run_in_threadpool(triage.report, run_id)
 
-    @app.post("/v1/customers/{customer_id}/history", response_model=list[HistoryItem],
+    @v1.post("/customers/{customer_id}/history", response_model=list[HistoryItem],
               status_code=201)
     async def add_history(
         customer_id: CustomerPath,
@@ -259,8 +350,9 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
         items = body if isinstance(body, list) else [body]
         return await run_in_threadpool(assistant.add_history, customer_id, items)
 
-    @app.get("/v1/customers/{customer_id}/history", response_model=list[HistoryItem])
+    @v1.get("/customers/{customer_id}/history", response_model=list[HistoryItem])
     async def list_history(customer_id: CustomerPath, assistant: AssistantDep) -> list[HistoryItem]:
         return await run_in_threadpool(assistant.list_history, customer_id)
 
+    app.include_router(v1)
     return app

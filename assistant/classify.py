@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from .embeddings import QueryPassageEmbeddings
+from .injection import warnings_for
 from .knowledge import Cue, Example, Knowledge
 from .language import detect
 from .models import (
@@ -161,6 +162,7 @@ class OfflineClassifier:
             engine=ENGINE,
             model=self.model,
             prompt_version=self.knowledge.version,
+            warnings=warnings_for(text, recall, self.knowledge.injection),
         )
 
     def _category(self, hits: list[CueHit], nb: Neighbours, reasons: Reasons) -> Category:

@@ -12,9 +12,12 @@ from pydantic import ValidationError
 
 from .errors import AssistantError
 from .history import read_history_file
+from .keys import KeyStore
 from .models import ComplaintIn, DraftRequest, HistoryItemIn
+from .review import DraftStore
 from .service import Assistant
 from .settings import REPO_ROOT, get_settings
+from .tenancy import DEFAULT_TENANT
 
 app = typer.Typer(help="Recovery assistant: judge complaints, recall customers, draft replies.",
                   no_args_is_help=True)
@@ -22,6 +25,8 @@ app = typer.Typer(help="Recovery assistant: judge complaints, recall customers, 
 TextArg = Annotated[str, typer.Argument(help="The complaint text; '-' reads standard input.")]
 CustomerOpt = Annotated[str | None, typer.Option("--customer", "-c", help="Customer id.")]
 LanguageOpt = Annotated[str | None, typer.Option("--language", "-l", help="ISO 639-1 code.")]
+TenantOpt = Annotated[str, typer.Option(
+    "--tenant", "-t", help="Whose history and drafts (as an API key of that tenant sees them).")]
 
 
 def _fail(message: str) -> typer.Exit:
@@ -33,12 +38,17 @@ def _text(value: str) -> str:
     return sys.stdin.read() if value == "-" else value
 
 
+def _assistant(tenant: str) -> Assistant:
+    return Assistant(get_settings()).for_tenant(tenant)
+
+
 @app.command()
-def classify(text: TextArg, customer: CustomerOpt = None, language: LanguageOpt = None) -> None:
+def classify(text: TextArg, customer: CustomerOpt = None, language: LanguageOpt = None,
+             tenant: TenantOpt = DEFAULT_TENANT) -> None:
     """Severity, effort, recovery potential, category, route, with reasons (JSON)."""
     try:
         complaint = ComplaintIn(text=_text(text), customer_id=customer, language=language)
-        typer.echo(Assistant(get_settings()).classify(complaint).model_dump_json(indent=2))
+        typer.echo(_assistant(tenant).classify(complaint).model_dump_json(indent=2))
     except (ValidationError, AssistantError) as exc:
         raise _fail(str(exc)) from exc
 
@@ -50,13 +60,14 @@ def draft(
     language: LanguageOpt = None,
     signer: Annotated[str | None, typer.Option(help="Who signs, e.g. 'Tyler, CEO'.")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="The whole draft as JSON.")] = False,
+    tenant: TenantOpt = DEFAULT_TENANT,
 ) -> None:
     """Draft a reply for review: the text, then the gesture, checks and history used."""
     try:
         request = DraftRequest(
             text=_text(text), customer_id=customer, language=language, signer=signer
         )
-        result = Assistant(get_settings()).draft(request)
+        result = _assistant(tenant).draft(request)
     except (ValidationError, AssistantError) as exc:
         raise _fail(str(exc)) from exc
     if json_out:
@@ -80,6 +91,7 @@ def ingest(
     kind: Annotated[str | None, typer.Option(help="With --customer: one item's kind.")] = None,
     text: Annotated[str | None, typer.Option(help="With --customer: one item's text.")] = None,
     at: Annotated[str | None, typer.Option(help="With --customer: one item's date.")] = None,
+    tenant: TenantOpt = DEFAULT_TENANT,
 ) -> None:
     """Add customer history from a file, or one item with --customer/--kind/--text/--at."""
     try:
@@ -90,7 +102,7 @@ def ingest(
                 {"kind": kind, "text": text, "at": at}))]
         else:
             raise AssistantError("give a FILE, or --customer, --kind, --text and --at")
-        assistant = Assistant(get_settings())
+        assistant = _assistant(tenant)
         by_customer: dict[str, list[HistoryItemIn]] = {}
         for customer_id, item in rows:
             by_customer.setdefault(customer_id, []).append(item)
@@ -133,6 +145,7 @@ def triage(
     batch_api: Annotated[bool, typer.Option(
         "--batch-api", help="LLM engine: send the model's work through the OpenAI Batch API "
         "(half price, up to 24 h); stop and rerun at will.")] = False,
+    tenant: TenantOpt = DEFAULT_TENANT,
 ) -> None:
     """Rank closed, low-rated tickets: quick wins first, with drafts for review; resumable."""
     from dataclasses import replace
@@ -154,7 +167,7 @@ def triage(
     typer.echo(f"triage: {export} with preset {preset}, rating scale {chosen.scale} "
                f"(mapped to 0-10), selecting below {csat_below:g}", err=True)
     try:
-        summary = run_triage(Assistant(get_settings()), export, out, preset=chosen,
+        summary = run_triage(_assistant(tenant), export, out, preset=chosen,
                              csat_below=csat_below, signer=signer, progress=Progress(),
                              batch_api=batch_api, log=lambda line: typer.echo(line, err=True))
     except (AssistantError, BatchFailed) as exc:
@@ -262,3 +275,49 @@ def eval_(
         for failure in failures:
             typer.echo(f"  {failure}", err=True)
         raise typer.Exit(code=1)
+
+
+keys = typer.Typer(help="API keys: every /v1 request needs one; each belongs to one tenant.",
+                   no_args_is_help=True)
+app.add_typer(keys, name="keys")
+
+
+def _key_store() -> KeyStore:
+    settings = get_settings()
+    return KeyStore(DraftStore(settings.resolved_database_url, settings.db_timeout_s).engine)
+
+
+@keys.command("create")
+def keys_create(
+    tenant: Annotated[str, typer.Option("--tenant", "-t", help="Whose data the key reaches.")],
+    name: Annotated[str, typer.Option(help="What the key is for, e.g. 'helpdesk'.")] = "",
+) -> None:
+    """Make a key; it is printed once and only its hash is stored."""
+    try:
+        record, key = _key_store().create(tenant, name)
+    except AssistantError as exc:
+        raise _fail(str(exc)) from exc
+    typer.echo(key)
+    typer.echo(f"-- key {record.id} for tenant {record.tenant}: store it now, it is not shown "
+               "again", err=True)
+
+
+@keys.command("list")
+def keys_list(
+    tenant: Annotated[str | None, typer.Option("--tenant", "-t", help="Only this tenant.")] = None,
+) -> None:
+    """Every key: id, tenant, name, made, revoked (never the key itself)."""
+    for record in _key_store().list(tenant):
+        revoked = f"revoked {record.revoked_at:%Y-%m-%d %H:%M}" if record.revoked_at else "live"
+        typer.echo(f"{record.id}  {record.tenant:20}  {record.created_at:%Y-%m-%d %H:%M}  "
+                   f"{revoked:22}  {record.name}")
+
+
+@keys.command("revoke")
+def keys_revoke(key_id: Annotated[str, typer.Argument(help="The id from `keys list`.")]) -> None:
+    """Revoke a key at once, on every instance that shares the database."""
+    try:
+        record = _key_store().revoke(key_id)
+    except AssistantError as exc:
+        raise _fail(str(exc)) from exc
+    typer.echo(f"revoked {record.id} (tenant {record.tenant})")

@@ -23,3 +23,15 @@ class Conflict(AssistantError):
 
 class Unavailable(AssistantError):
     """A store or an outside service did not answer in time."""
+
+
+class Unauthorized(AssistantError):
+    """No API key, or one that is unknown or revoked."""
+
+
+class RateLimited(AssistantError):
+    """The key sent more requests than its limit; `retry_after_s` says when to try again."""
+
+    def __init__(self, message: str, retry_after_s: float) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s

@@ -36,6 +36,7 @@ from .models import (
     RecalledItem,
 )
 from .settings import Settings
+from .tenancy import DEFAULT_TENANT
 
 _MAX_LISTED = 1_000
 
@@ -77,19 +78,26 @@ def _chroma_server(settings: Settings) -> ClientAPI:
     return client
 
 
-def _collection_name(base: str, embeddings: QueryPassageEmbeddings) -> str:
-    """Vectors of different models cannot share a collection; the name says which model."""
+def collection_name(base: str, embeddings: QueryPassageEmbeddings, tenant: str) -> str:
+    """One collection per tenant, so no query can reach another tenant's customers; and per
+    embedding model, since vectors of different models cannot share one. The default tenant
+    keeps the name from before tenants existed. Chroma allows 63 characters."""
     slug = "".join(c if c.isalnum() else "-" for c in embeddings.name.lower()).strip("-")
-    return f"{base}-{slug}"[:63]
+    if tenant == DEFAULT_TENANT:
+        return f"{base}-{slug}"[:63]
+    return f"{base}-{slug}"[:61 - len(tenant)] + f"--{tenant}"
 
 
 class HistoryStore:
+    """The history of one tenant's customers."""
+
     def __init__(
-        self, settings: Settings, embeddings: QueryPassageEmbeddings, client: ClientAPI
+        self, settings: Settings, embeddings: QueryPassageEmbeddings, client: ClientAPI,
+        tenant: str = DEFAULT_TENANT,
     ) -> None:
         self._settings = settings
         self._vectors = Chroma(
-            collection_name=_collection_name(settings.collection, embeddings),
+            collection_name=collection_name(settings.collection, embeddings, tenant),
             embedding_function=embeddings,
             client=client,
             collection_configuration={"hnsw": {"space": "cosine"}},

@@ -102,6 +102,7 @@ class Knowledge:
     style: StyleRules
     phrases: dict[str, PhraseBank]
     examples: list[Example]
+    injection: re.Pattern[str]  # words addressed to the model (injection.py)
     fingerprint: str  # changes whenever any knowledge file changes
 
     @property
@@ -149,13 +150,16 @@ def load_knowledge(folder: Path) -> Knowledge:
             current = f"phrases/{lang}.toml"
             bank = _read_toml(folder / "phrases" / f"{lang}.toml")
             phrases[lang] = PhraseBank.model_validate(bank)
+        current = "injection.toml"
+        injection = re.compile("|".join(
+            f"(?:{p})" for p in _read_toml(folder / "injection.toml")["patterns"]), re.IGNORECASE)
         current = "examples.jsonl"
         examples = [
             Example.model_validate(json.loads(line))
             for line in (folder / "examples.jsonl").read_text(encoding="utf-8").splitlines()
             if line.strip()
         ]
-    except (ValidationError, KeyError, OSError, json.JSONDecodeError) as exc:
+    except (ValidationError, KeyError, OSError, json.JSONDecodeError, re.error) as exc:
         raise AssistantError(f"knowledge file {folder / current} is invalid: {exc}") from exc
     return Knowledge(
         cues=cues,
@@ -164,5 +168,6 @@ def load_knowledge(folder: Path) -> Knowledge:
         style=style,
         phrases=phrases,
         examples=examples,
+        injection=injection,
         fingerprint=digest.hexdigest(),
     )

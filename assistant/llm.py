@@ -68,6 +68,17 @@ _TAGS = re.compile(r"</?\s*(complaint|history|reply|team_replies)\s*>", re.IGNOR
 _MAX_BACKOFF_S = 8.0
 
 
+# Checks a reply must pass to be shown at all; the others are marked for the reviewer.
+_HARD_RULES = ("policy_cap", "prompt_private")
+_SHINGLE = 6
+
+
+def _shingles(text: str) -> set[tuple[str, ...]]:
+    """Every run of six words: a reply sharing one with our prompt is repeating it."""
+    words = re.findall(r"\w+", text.lower())
+    return {tuple(words[i:i + _SHINGLE]) for i in range(len(words) - _SHINGLE + 1)}
+
+
 class LLMFailure(Exception):
     """The model could not give a usable answer; `reason` says why, for `fallback_reason`."""
 
@@ -369,6 +380,10 @@ class LLMEngine:
         self.caller = caller
         self.classify_prompt = load_prompt(settings.prompts_dir, "classify")
         self.draft_prompt = load_prompt(settings.prompts_dir, "draft")
+        self._private = set().union(*(
+            _shingles(prompt.render(part)) for prompt in (self.classify_prompt, self.draft_prompt)
+            for part in ("system", "repair") if part in prompt.parts
+            and not prompt.parts[part].get_identifiers()))
 
     def using(self, caller: Caller) -> LLMEngine:
         """The same engine answering through another caller (the Batch API's stand-ins)."""
@@ -409,13 +424,15 @@ class LLMEngine:
                 language = model_language
         hits = find_cues(text, offline.language, self.knowledge)
         severity, potential = _guard(out.severity, out.recovery_potential, hits, reasons)
+        if offline.warnings:
+            severity, potential = _no_softer(severity, potential, offline, reasons)
         route = decide_route(severity.value, out.effort.value, potential.value, reasons)
         return Classification(
             severity=severity, effort=out.effort, recovery_potential=potential,
             category=out.category, language=language, route=route,
             confidence=round(min(1.0, max(0.0, out.confidence)), 3), reasons=reasons,
             history_used=history_used, usage=usage, engine=ENGINE, model=self.caller.model,
-            prompt_version=self.classify_prompt.version,
+            prompt_version=self.classify_prompt.version, warnings=offline.warnings,
         )
 
     def draft(
@@ -460,6 +477,10 @@ class LLMEngine:
             out = _restored(out, pii)
             usage = usage.plus(more)
             gesture, checks = self._check(out, allowed, block, language, severity)
+        broken = [name for name in _HARD_RULES if not checks[name].passed]
+        if broken:  # the offline drafter stands in: never a draft that breaks these
+            raise LLMFailure(f"the reply still breaks {', '.join(broken)} after a repair: "
+                             + "; ".join(checks[name].detail for name in broken))
         follow_up = None
         if out.follow_up_days and 0 < out.follow_up_days <= 60:
             follow_up = FollowUp(
@@ -499,6 +520,10 @@ class LLMEngine:
                 passed=False,
                 detail=f"gesture {out.gesture_kind!r} is not one of the allowed gestures",
             )
+        leaked = sorted(" ".join(words) for words in _shingles(out.reply) & self._private)
+        checks["prompt_private"] = CheckResult(
+            passed=not leaked, detail=f"repeats our instructions: {leaked[0]!r}" if leaked
+            else "does not repeat our instructions")
         unknown = [i for i in out.history_ids_used if i not in block.items]
         checks["grounded"] = CheckResult(
             passed=not unknown,
@@ -543,6 +568,25 @@ def _guard(
         reasons.recovery_potential.append(
             Reason(source="rule", detail="severity is critical → low"))
         potential = RecoveryPotential.low
+    return severity, potential
+
+
+def _no_softer(
+    severity: Severity, potential: RecoveryPotential, offline: Classification, reasons: Reasons
+) -> tuple[Severity, RecoveryPotential]:
+    """Text that talks to the model may have talked it down: its severity may not fall below
+    the offline engine's, nor its recovery potential rise above it."""
+    if _SEVERITY.index(offline.severity) > _SEVERITY.index(severity):
+        reasons.severity.append(Reason(source="rule", detail=(
+            f"the text reads like instructions to the model: kept the offline "
+            f"{offline.severity.value} (the model said {severity.value})")))
+        severity = offline.severity
+    order = ORDINAL_LABELS["recovery_potential"]
+    if order.index(offline.recovery_potential) < order.index(potential):
+        reasons.recovery_potential.append(Reason(source="rule", detail=(
+            f"the text reads like instructions to the model: kept the offline "
+            f"{offline.recovery_potential.value} (the model said {potential.value})")))
+        potential = offline.recovery_potential
     return severity, potential
 
 

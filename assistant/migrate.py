@@ -101,8 +101,11 @@ def migrate_drafts(source_url: str, target_url: str, timeout_s: float = 30.0) ->
 def _copy_table(table: Table, source: Engine, target: Engine) -> Moved:
     (key,) = table.primary_key.columns
     copied = found = total = 0
+    # A source from an older version may lack newer columns; the target's defaults fill them.
+    present = {column["name"] for column in inspect(source).get_columns(table.name)}
+    columns = [column for column in table.columns if column.name in present]
     with source.connect() as reading:
-        rows = reading.execute(select(table).order_by(key)).mappings()
+        rows = reading.execute(select(*columns).order_by(key)).mappings()
         while chunk := rows.fetchmany(_PAGE):
             total += len(chunk)
             ids = [row[key.name] for row in chunk]

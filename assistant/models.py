@@ -10,8 +10,10 @@ from typing import Annotated, Literal
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
+    JsonValue,
     StringConstraints,
     field_validator,
 )
@@ -71,9 +73,13 @@ ORDINAL_LABELS: dict[str, list[str]] = {
     "recovery_potential": [r.value for r in RecoveryPotential],
 }
 
+# Customer ids are system ids: ASCII letters, digits and . _ @ : + - (the same in Python and in
+# the JSON-schema regex dialect, where \w is ASCII only).
+CUSTOMER_ID_PATTERN = r"^[A-Za-z0-9_.@:+-]+$"
 CustomerId = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=128, pattern=r"^[\w.@:+-]+$"),
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=128,
+                      pattern=CUSTOMER_ID_PATTERN),
 ]
 _CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 
@@ -91,7 +97,11 @@ def _non_blank(value: str) -> str:
     return value
 
 
-NonBlank = Annotated[str, AfterValidator(_non_blank)]
+# The schema says what the validator enforces (some character that is neither space nor
+# control), so clients and the fuzzer see the same contract the service keeps.
+NonBlank = Annotated[str, AfterValidator(_non_blank),
+                     Field(json_schema_extra={"minLength": 1,
+                                              "pattern": r"[^\s\x00-\x1f\x7f]"})]
 _ID_PATTERN = re.compile(r"^[\w.:-]{1,128}$")
 
 
@@ -105,6 +115,22 @@ def _check_language(code: str | None) -> str | None:
     return normalised
 
 
+_LANGUAGES: list[JsonValue] = [*sorted(SUPPORTED_LANGUAGES)]
+_LANGUAGE_SCHEMA: dict[str, JsonValue] = {"anyOf": [
+    {"type": "string", "enum": _LANGUAGES}, {"type": "null"}]}
+
+
+def _iso_date(value: object) -> object:
+    """Only YYYY-MM-DD, as documented (pydantic alone would read `0` as 1970-01-01)."""
+    if not isinstance(value, date) and not (
+            isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value)):
+        raise ValueError("use a date as YYYY-MM-DD")
+    return value
+
+
+IsoDate = Annotated[date, BeforeValidator(_iso_date)]
+
+
 class HistoryItemIn(BaseModel):
     """One thing we know about a customer, as it is ingested."""
 
@@ -112,7 +138,7 @@ class HistoryItemIn(BaseModel):
 
     kind: HistoryKind
     text: NonBlank = Field(max_length=4_000)
-    at: date = Field(description="When it happened (ISO date).")
+    at: IsoDate = Field(description="When it happened (ISO date).")
     id: str | None = Field(None, description="Your id for the item; one is made if absent.")
 
     @field_validator("id")
@@ -162,7 +188,8 @@ class ComplaintIn(BaseModel):
 
     text: NonBlank = Field(description="The customer's own words.")
     customer_id: CustomerId | None = None
-    language: str | None = Field(None, description="ISO 639-1; detected when absent.")
+    language: str | None = Field(None, description="ISO 639-1; detected when absent.",
+                                 json_schema_extra=_LANGUAGE_SCHEMA)
 
     _normalise_language = field_validator("language")(_check_language)
 
@@ -237,6 +264,9 @@ class Classification(EngineInfo):
     reasons: Reasons
     history_used: list[str] = Field(default_factory=list)
     usage: Usage = Field(default_factory=Usage)
+    warnings: list[str] = Field(
+        default_factory=list, description="What a reviewer should know, e.g. text in the "
+        "complaint or history that reads like instructions to the model.")
 
 
 class Gesture(BaseModel):
@@ -293,7 +323,7 @@ class ReviewIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     action: ReviewAction
-    reviewer: Annotated[str, StringConstraints(max_length=80), AfterValidator(_non_blank)]
+    reviewer: Annotated[NonBlank, StringConstraints(max_length=80)]
     text: NonBlank | None = Field(None, description="The new reply; required for edit.")
     reason: Annotated[
         str, StringConstraints(strip_whitespace=True, max_length=500),

@@ -29,9 +29,10 @@ _BURST_S = 0.5
 
 
 class _Bucket:
-    def __init__(self, per_minute: float, now: float) -> None:
-        self.rate = per_minute / 60.0 * _RATE_SHARE
-        self.capacity = max(1.0, self.rate * _BURST_S)
+    def __init__(self, per_minute: float, now: float, share: float = _RATE_SHARE,
+                 burst_s: float = _BURST_S) -> None:
+        self.rate = per_minute / 60.0 * share
+        self.capacity = max(1.0, self.rate * burst_s)
         self.level = self.capacity
         self.updated = now
 
@@ -107,3 +108,28 @@ class RateLimiter:
             yield
         finally:
             self._slots.release()
+
+
+class RequestQuota:
+    """Per-key request limits of our own API: a bucket per key that holds `burst_s` seconds'
+    worth; a request that does not fit is refused at once (429), never queued. Per process:
+    with N instances behind a balancer a key gets up to N times the rate."""
+
+    def __init__(self, per_minute: float, burst_s: float = 10.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.per_minute, self.burst_s, self._clock = per_minute, burst_s, clock
+        self._buckets: dict[str, _Bucket] = {}
+        self._lock = threading.Lock()
+
+    def take(self, key: str) -> float:
+        """0 when the request may go (and it is counted); else seconds until it would fit."""
+        with self._lock:
+            now = self._clock()
+            bucket = self._buckets.get(key)
+            if bucket is None:
+                bucket = self._buckets[key] = _Bucket(self.per_minute, now, 1.0, self.burst_s)
+            bucket.refill(now)
+            wait = bucket.wait_for(1)
+            if wait <= 0:
+                bucket.level -= 1
+            return wait

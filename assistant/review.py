@@ -30,7 +30,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from .errors import Conflict, InvalidInput, NotFound, Unavailable
 from .models import (
@@ -45,6 +45,7 @@ from .models import (
     StatsReport,
 )
 from .style import words_of
+from .tenancy import DEFAULT_TENANT, Tenanted, scoped_sessions, upgrade
 
 STATS_DIMENSIONS = ("category", "severity", "effort", "language", "engine")
 _OUTCOME = {
@@ -58,7 +59,7 @@ class Base(DeclarativeBase):
     pass
 
 
-class DraftRow(Base):
+class DraftRow(Tenanted, Base):
     __tablename__ = "drafts"
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
@@ -82,10 +83,10 @@ class DraftRow(Base):
     # The queue's filters live in the indexes themselves (covering), so filtering and counting
     # never read the large payload rows: 50,000 drafts list in milliseconds (bench_queue.py).
     __table_args__ = (
-        Index("ix_drafts_queue", "status", "created_at", "route", "severity", "effort",
-              "language"),
-        Index("ix_drafts_created", "created_at", "status", "route", "severity", "effort",
-              "language"),
+        Index("ix_drafts_tenant_queue", "tenant", "status", "created_at", "route", "severity",
+              "effort", "language"),
+        Index("ix_drafts_tenant_created", "tenant", "created_at", "status", "route",
+              "severity", "effort", "language"),
     )
 
 
@@ -146,10 +147,20 @@ def word_edit_distance(before: str, after: str) -> int:
 
 
 class DraftStore:
-    def __init__(self, url: str, timeout_s: float = 10.0) -> None:
-        self.engine = open_engine(url, timeout_s)
-        Base.metadata.create_all(self.engine)
-        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+    """The review queue of one tenant (`scoped` gives another tenant's, on the same engine)."""
+
+    def __init__(self, url: str, timeout_s: float = 10.0, tenant: str = DEFAULT_TENANT,
+                 engine: Engine | None = None) -> None:
+        self.tenant = tenant
+        if engine is None:
+            engine = open_engine(url, timeout_s)
+            upgrade(engine, DraftRow.__table__)  # type: ignore[arg-type]
+            Base.metadata.create_all(engine)
+        self.engine, self._url = engine, url
+        self._sessions = scoped_sessions(engine, tenant)
+
+    def scoped(self, tenant: str) -> DraftStore:
+        return DraftStore(self._url, tenant=tenant, engine=self.engine)
 
     @contextmanager
     def _session(self) -> Iterator[Session]:

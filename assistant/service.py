@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
@@ -14,6 +16,7 @@ from .draft import compose, require_draft_language
 from .embeddings import make_embeddings
 from .errors import InvalidInput
 from .history import HistoryStore, open_chroma_client
+from .keys import KeyStore
 from .knowledge import load_knowledge
 from .language import warm_up
 from .llm import ENGINE as LLM_ENGINE
@@ -29,6 +32,7 @@ from .models import (
 )
 from .review import DraftStore
 from .settings import Settings
+from .tenancy import DEFAULT_TENANT, check_tenant
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
@@ -37,23 +41,43 @@ Result = TypeVar("Result")
 class Assistant:
     """Build once per process (clients, models, knowledge), then call from any thread."""
 
+    tenant = DEFAULT_TENANT
+
     def __init__(self, settings: Settings, today: Callable[[], date] = date.today) -> None:
         self.settings = settings
         self._today = today
         self.knowledge = load_knowledge(settings.knowledge_dir)
         self.embeddings = make_embeddings(settings)
-        self.history = HistoryStore(settings, self.embeddings, open_chroma_client(settings))
+        self._chroma = open_chroma_client(settings)
+        self.history = HistoryStore(settings, self.embeddings, self._chroma)
         index = ExampleIndex(
             self.knowledge.examples, self.embeddings, settings.data_dir / "cache"
         )
         self.classifier = OfflineClassifier(self.knowledge, index)
         self.drafts = DraftStore(settings.resolved_database_url, settings.db_timeout_s)
+        self.keys = KeyStore(self.drafts.engine)
+        self._tenants: dict[str, Assistant] = {DEFAULT_TENANT: self}
+        self._tenants_lock = threading.Lock()
         self.llm: LLMEngine | None = None
         self._calls: ThreadPoolExecutor | None = None
         if settings.resolved_engine == "llm":
             self.llm = LLMEngine(settings, self.knowledge, ChatCaller(settings))
             self._calls = ThreadPoolExecutor(settings.llm_concurrency, thread_name_prefix="llm")
         warm_up()
+
+    def for_tenant(self, tenant: str) -> Assistant:
+        """The same engines over `tenant`'s own history collection and rows: everything a
+        tenant's request can reach goes through this object."""
+        with self._tenants_lock:
+            found = self._tenants.get(tenant)
+            if found is None:
+                found = copy.copy(self)
+                found.tenant = check_tenant(tenant)
+                found.history = HistoryStore(self.settings, self.embeddings, self._chroma,
+                                             tenant)
+                found.drafts = self.drafts.scoped(tenant)
+                self._tenants[tenant] = found
+            return found
 
     def today(self) -> date:
         return self._today()

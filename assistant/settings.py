@@ -80,6 +80,9 @@ class Settings(BaseSettings):
     max_batch_items: int = Field(1_000, gt=0, description="Most history items in one request.")
     max_body_mb: float = Field(5.0, gt=0, description="Largest JSON request body accepted.")
     max_upload_mb: int = Field(200, gt=0, description="Largest triage export accepted over HTTP.")
+    rate_limit_per_minute: int | None = Field(
+        600, gt=0, description="Requests per minute per API key (bursts of 10 s worth); "
+        "unset = no limit.")
     recall_k: int = Field(6, gt=0, le=50, description="History items recalled per complaint.")
     failure_window_days: int = Field(365, gt=0, description="Window for 'earlier failures'.")
     gesture_cooldown_days: int = Field(180, gt=0, description="A gesture is not repeated within.")

@@ -34,6 +34,7 @@ from .errors import Conflict, InvalidInput, NotFound
 from .llm import ENGINE as LLM_ENGINE
 from .llm import ChatCaller
 from .models import ORDINAL_LABELS, Classification, Draft, DraftRequest, Recall
+from .tenancy import Tenanted, scoped_sessions, upgrade
 
 if TYPE_CHECKING:
     from .service import Assistant
@@ -58,6 +59,7 @@ class Preset:
     scale: Scale
 
 
+PresetName = Literal["generic", "zendesk", "freshdesk", "intercom"]  # the keys of PRESETS
 PRESETS: dict[str, Preset] = {
     # Zendesk: ticket CSV export, or tickets from the (incremental) ticket API as JSONL.
     # Satisfaction is good / bad ("offered" / "unoffered" = no rating).
@@ -797,7 +799,7 @@ class Progress:
 RunStatus = Literal["queued", "running", "done", "failed"]
 
 
-class _RunRecord(_Base):
+class _RunRecord(Tenanted, _Base):
     __tablename__ = "triage_runs"
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     status: Mapped[str] = mapped_column(String(16))
@@ -825,12 +827,21 @@ class TriageRunInfo(BaseModel):
 class TriageRuns:
     """Starts, tracks and serves triage runs; one run at a time per instance."""
 
-    def __init__(self, assistant: Assistant) -> None:
+    def __init__(self, assistant: Assistant, pool: ThreadPoolExecutor | None = None) -> None:
         self.assistant = assistant
         self.folder = assistant.settings.data_dir / "triage-runs"
         self.engine = assistant.drafts.engine
-        _RunRecord.__table__.create(self.engine, checkfirst=True)  # type: ignore[attr-defined]
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="triage")
+        self._sessions = scoped_sessions(self.engine, assistant.tenant)
+        if pool is None:
+            table = _RunRecord.__table__
+            upgrade(self.engine, table)  # type: ignore[arg-type]
+            table.create(self.engine, checkfirst=True)  # type: ignore[attr-defined]
+            pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="triage")
+        self._pool = pool
+
+    def scoped(self, assistant: Assistant) -> TriageRuns:
+        """The runs of `assistant`'s tenant; one queue of work for the whole instance."""
+        return TriageRuns(assistant, self._pool)
 
     def folder_of(self, run_id: str) -> Path:
         return self.folder / run_id
@@ -844,7 +855,7 @@ class TriageRuns:
         run_id = export.parent.name
         arguments = json.dumps({"export": export.name, "preset": preset,
                                 "csat_below": csat_below, "signer": signer})
-        with Session(self.engine) as session, session.begin():
+        with self._sessions.begin() as session:
             session.add(_RunRecord(id=run_id, status="queued", arguments=arguments,
                                    created_at=datetime.now(UTC).isoformat()))
         self._pool.submit(self._run, run_id)
@@ -856,7 +867,7 @@ class TriageRuns:
         return run_id
 
     def resume_unfinished(self) -> list[str]:
-        with Session(self.engine) as session:
+        with Session(self.engine) as session:  # every tenant's runs
             unfinished = list(session.scalars(select(_RunRecord.id).where(
                 _RunRecord.status.in_(["queued", "running"]))))
         # Only runs whose files are here: with shared stores, another instance may be running
@@ -867,7 +878,7 @@ class TriageRuns:
         return mine
 
     def _update(self, run_id: str, **values: Any) -> None:
-        with Session(self.engine) as session, session.begin():
+        with Session(self.engine) as session, session.begin():  # the worker's own run
             record = session.get(_RunRecord, run_id)
             assert record is not None
             for name, value in values.items():
@@ -884,14 +895,15 @@ class TriageRuns:
             self._run_locked(run_id, folder)
 
     def _run_locked(self, run_id: str, folder: Path) -> None:
-        with Session(self.engine) as session:
+        with Session(self.engine) as session:  # resumed runs may be any tenant's
             record = session.get(_RunRecord, run_id)
             assert record is not None
             arguments = json.loads(record.arguments)
+            assistant = self.assistant.for_tenant(record.tenant)
         self._update(run_id, status="running")
         try:
             summary = run_triage(
-                self.assistant, folder / arguments["export"], folder / "out",
+                assistant, folder / arguments["export"], folder / "out",
                 preset=PRESETS[arguments["preset"]], csat_below=arguments["csat_below"],
                 signer=arguments["signer"],
                 progress=lambda done, total: self._update(run_id, done=done, total=total),
@@ -904,7 +916,7 @@ class TriageRuns:
                      done=summary.selected, total=summary.selected)
 
     def get(self, run_id: str) -> TriageRunInfo:
-        with Session(self.engine) as session:
+        with self._sessions() as session:
             record = session.get(_RunRecord, run_id)
             if record is None:
                 raise NotFound(f"no triage run with id {run_id!r}")

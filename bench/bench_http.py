@@ -2,9 +2,10 @@
 
 Run: .venv/bin/python bench/bench_http.py [--seconds 20] [--clients 1 16]
 
-Starts `recovery serve` (offline engine, a fresh data folder) on a free loopback port, then for
-each client count runs a fixed-time loop of mixed requests (classify 60%, draft 30%, history
-read 10%) and prints requests/s, p50/p99 latency, errors, and the server's peak RSS."""
+Starts `recovery serve` (offline engine, a fresh data folder, one API key of tenant `bench`,
+the per-key rate limit lifted) on a free loopback port, then for each client count runs a
+fixed-time loop of mixed requests (classify 50%, draft 25%, history ingest 15%, history read
+10%) and prints requests/s, p50/p99 latency, errors, and the server's peak RSS."""
 
 from __future__ import annotations
 
@@ -41,7 +42,18 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
-def run_clients(bases: list[str], clients: int, seconds: float) -> None:
+def bench_env(env: dict[str, str], recovery: str) -> tuple[dict[str, str], str]:
+    """The demo history in tenant `bench`, and a key of that tenant; no per-key limit, since
+    the benchmark measures the server, not the limiter."""
+    env = {**env, "RECOVERY_RATE_LIMIT_PER_MINUTE": "100000000"}
+    subprocess.run([recovery, "ingest", "knowledge/demo/history.jsonl", "--tenant", "bench"],
+                   env=env, check=True, capture_output=True)
+    made = subprocess.run([recovery, "keys", "create", "--tenant", "bench"], env=env,
+                          check=True, capture_output=True, text=True)
+    return env, made.stdout.strip()
+
+
+def run_clients(bases: list[str], clients: int, seconds: float, key: str) -> None:
     """Client n talks to instance n % len(bases) (a round-robin load balancer)."""
     latencies: list[float] = []
     errors: list[str] = []
@@ -49,16 +61,20 @@ def run_clients(bases: list[str], clients: int, seconds: float) -> None:
     stop = time.monotonic() + seconds
 
     def client(number: int) -> None:
-        with httpx.Client(base_url=bases[number % len(bases)], timeout=30) as http:
+        with httpx.Client(base_url=bases[number % len(bases)], timeout=30,
+                          headers={"Authorization": f"Bearer {key}"}) as http:
             i = number
             while time.monotonic() < stop:
                 text = TEXTS[i % len(TEXTS)]
-                kind = i % 10
+                kind = i % 20
                 t0 = time.perf_counter()
-                if kind < 6:
+                if kind < 10:
                     r = http.post("/v1/classify", json={"text": text, "customer_id": "guest-214"})
-                elif kind < 9:
+                elif kind < 15:
                     r = http.post("/v1/drafts", json={"text": text, "customer_id": "guest-214"})
+                elif kind < 18:
+                    r = http.post(f"/v1/customers/load-{number}-{i % 50}/history", json={
+                        "kind": "ticket", "at": "2026-11-20", "text": text})
                 else:
                     r = http.get("/v1/customers/guest-214/history")
                 elapsed = time.perf_counter() - t0
@@ -94,8 +110,7 @@ def main() -> None:
         env = {**os.environ, "RECOVERY_DATA_DIR": folder, "RECOVERY_ENGINE": "offline",
                "RECOVERY_PORT": str(port)}
         recovery = str(Path(sys.executable).parent / "recovery")
-        subprocess.run([recovery, "ingest", "knowledge/demo/history.jsonl"], env=env,
-                       check=True, capture_output=True)
+        env, key = bench_env(env, recovery)
         server = subprocess.Popen([recovery, "serve"], env=env, stdout=subprocess.DEVNULL,
                                   stderr=subprocess.DEVNULL)
         base = f"http://127.0.0.1:{port}"
@@ -103,7 +118,7 @@ def main() -> None:
             wait_for_http(base + "/healthz", server)
             print(f"server up; RSS after start {rss_mb(server.pid):.0f} MB")
             for clients in args.clients:
-                run_clients([base], clients, args.seconds)
+                run_clients([base], clients, args.seconds, key)
                 print(f"   server peak RSS so far {rss_mb(server.pid):.0f} MB")
         finally:
             server.terminate()

@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.bench_http import free_port, rss_mb, run_clients  # noqa: E402
+from bench.bench_http import bench_env, free_port, rss_mb, run_clients  # noqa: E402
 from tests.chromaserver import chroma_server, fresh_database, wait_for_http  # noqa: E402
 from tests.pgserver import postgres_server  # noqa: E402
 
@@ -37,8 +37,7 @@ def main() -> None:
         env = {**os.environ, "RECOVERY_ENGINE": "offline", "RECOVERY_CHROMA_URL": chroma,
                "RECOVERY_COLLECTION": f"b{uuid.uuid4().hex[:8]}",
                "RECOVERY_DATABASE_URL": fresh_database(pg), "RECOVERY_DATA_DIR": folder}
-        subprocess.run([recovery, "ingest", "knowledge/demo/history.jsonl"], env=env,
-                       check=True, capture_output=True)
+        env, key = bench_env(env, recovery)
         for instances in (1, 2):
             servers, bases = [], []
             for n in range(instances):
@@ -52,9 +51,9 @@ def main() -> None:
                 for base, server in zip(bases, servers, strict=True):
                     wait_for_http(base + "/healthz", server)
                 print(f"{instances} instance(s), Chroma server + PostgreSQL:", end=" ")
-                run_clients(bases, 1, args.seconds / 2)
+                run_clients(bases, 1, args.seconds / 2, key)
                 print(f"{instances} instance(s), Chroma server + PostgreSQL:", end=" ")
-                run_clients(bases, args.clients, args.seconds)
+                run_clients(bases, args.clients, args.seconds, key)
                 print("   peak RSS per instance:",
                       ", ".join(f"{rss_mb(s.pid):.0f} MB" for s in servers))
             finally:

@@ -1,5 +1,5 @@
-"""A real Chroma server (`chroma run`, from the chromadb package) on loopback for the
-server-mode tests, and a fresh PostgreSQL database per test."""
+"""Real servers on loopback for the tests: Chroma (`chroma run`, from the chromadb package),
+a fresh PostgreSQL database per test, and our own API under uvicorn."""
 
 from __future__ import annotations
 
@@ -7,13 +7,16 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
+import uvicorn
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -78,3 +81,22 @@ def fresh_database(server_url: str) -> str:
         connection.execute(text(f'CREATE DATABASE "{name}"'))
     admin.dispose()
     return make_url(server_url).set(database=name).render_as_string(hide_password=False)
+
+
+@contextmanager
+def serving(app: Any) -> Iterator[str]:
+    """The ASGI app under a real uvicorn on a free loopback port, in a thread; yields its URL."""
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)

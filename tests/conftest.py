@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -14,11 +15,33 @@ from assistant.classify import ExampleIndex, OfflineClassifier
 from assistant.embeddings import E5Embeddings
 from assistant.history import HistoryStore, open_chroma_client
 from assistant.knowledge import load_knowledge
+from assistant.service import Assistant
 from assistant.settings import REPO_ROOT, Settings
+from assistant.tenancy import DEFAULT_TENANT
 from tests.chromaserver import chroma_server, fresh_database
 from tests.pgserver import find_bindir, postgres_server
 
 TODAY = date(2026, 11, 23)
+INJECTION_RESULTS = pytest.StashKey[list[str]]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.stash[INJECTION_RESULTS] = []
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    """The prompt-injection corpus, one line per attempt and engine (test_injection.py)."""
+    lines = config.stash.get(INJECTION_RESULTS, [])
+    if lines:
+        terminalreporter.section("prompt injection corpus")
+        for line in lines:
+            terminalreporter.write_line(line)
+
+
+def api_headers(assistant: Assistant, tenant: str = DEFAULT_TENANT) -> dict[str, str]:
+    """A fresh API key of `tenant`, as the header every /v1 request needs."""
+    _, key = assistant.keys.create(tenant, "tests")
+    return {"Authorization": f"Bearer {key}"}
 
 
 @pytest.fixture(scope="session")

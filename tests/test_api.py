@@ -3,13 +3,13 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from assistant.service import Assistant
-from tests.conftest import TODAY
+from tests.conftest import TODAY, api_headers
 
 
 @pytest.fixture()
 def client(settings):
-    app = create_app(assistant=Assistant(settings, today=lambda: TODAY))
-    with TestClient(app) as c:
+    assistant = Assistant(settings, today=lambda: TODAY)
+    with TestClient(create_app(assistant=assistant), headers=api_headers(assistant)) as c:
         yield c
 
 

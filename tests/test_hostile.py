@@ -5,18 +5,15 @@ from __future__ import annotations
 
 import json
 import socket
-import threading
-import time
 
 import httpx
 import pytest
-import uvicorn
 
 from api.app import create_app
 from assistant.service import Assistant
 from assistant.settings import Settings
-from tests.conftest import TODAY
-from tests.pgserver import _free_port
+from tests.chromaserver import serving
+from tests.conftest import TODAY, api_headers
 
 pytestmark = pytest.mark.network
 
@@ -24,21 +21,13 @@ JSON = {"content-type": "application/json"}
 
 
 @pytest.fixture(scope="module")
-def base(tmp_path_factory):
+def api(tmp_path_factory):
     settings = Settings(data_dir=tmp_path_factory.mktemp("hostile"), engine="offline",
                         max_body_mb=1)
-    app = create_app(assistant=Assistant(settings, today=lambda: TODAY))
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        assert time.monotonic() < deadline and thread.is_alive()
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=30)
+    assistant = Assistant(settings, today=lambda: TODAY)
+    with serving(create_app(assistant=assistant)) as base, httpx.Client(
+            base_url=base, timeout=60, headers=api_headers(assistant)) as client:
+        yield client
 
 
 BAD = [
@@ -69,23 +58,23 @@ BAD = [
 @pytest.mark.parametrize("path", ["/v1/classify", "/v1/drafts"])
 @pytest.mark.parametrize(("case", "body", "status", "message"), BAD,
                          ids=[case for case, *_ in BAD])
-def test_bad_requests_get_a_4xx_that_says_why(base, path, case, body, status, message):
-    r = httpx.post(base + path, content=body, headers=JSON, timeout=60)
+def test_bad_requests_get_a_4xx_that_says_why(api, path, case, body, status, message):
+    r = api.post(path, content=body, headers=JSON)
     assert r.status_code == status, (case, r.text[:300])
     assert message in r.text, (case, r.text[:300])
 
 
-def test_a_chunked_body_over_the_limit_is_refused(base):
+def test_a_chunked_body_over_the_limit_is_refused(api):
     def chunks():
         for _ in range(40):
             yield b"x" * 50_000
 
-    r = httpx.post(base + "/v1/classify", content=chunks(), headers=JSON, timeout=60)
+    r = api.post("/v1/classify", content=chunks(), headers=JSON)
     assert r.status_code == 413
 
 
-def test_control_characters_are_removed_not_stored(base):
-    r = httpx.post(base + "/v1/drafts", headers=JSON, timeout=60, json={
+def test_control_characters_are_removed_not_stored(api):
+    r = api.post("/v1/drafts", headers=JSON, json={
         "text": "My parcel\u0000 is a week late\u0007 and nobody answers.",
         "customer_id": "nobody-known"})
     assert r.status_code == 201, r.text
@@ -93,20 +82,20 @@ def test_control_characters_are_removed_not_stored(base):
     assert r.json()["history_used"] == []  # an unknown customer simply has no history
 
 
-def test_history_batch_and_reads_are_bounded(base):
+def test_history_batch_and_reads_are_bounded(api):
     item = {"kind": "note", "text": "x", "at": "2026-01-01"}
-    many = httpx.post(base + "/v1/customers/c1/history", json=[item] * 1001, timeout=60)
+    many = api.post("/v1/customers/c1/history", json=[item] * 1001)
     assert many.status_code == 422 and "RECOVERY_MAX_BATCH_ITEMS" in many.text
-    assert httpx.get(base + "/v1/customers/c1/history").json() == [], "half a batch stored"
-    long_id = httpx.post(base + "/v1/customers/" + "x" * 300 + "/history", json=item)
+    assert api.get("/v1/customers/c1/history").json() == [], "half a batch stored"
+    long_id = api.post("/v1/customers/" + "x" * 300 + "/history", json=item)
     assert long_id.status_code == 422 and "at most 128" in long_id.text
-    assert httpx.get(base + "/v1/drafts", params={"limit": -1}).status_code == 422
-    assert httpx.get(base + "/v1/drafts/not-hex").status_code == 422
+    assert api.get("/v1/drafts", params={"limit": -1}).status_code == 422
+    assert api.get("/v1/drafts/not-hex").status_code == 422
 
 
-def test_raw_garbage_on_the_socket_does_not_hurt_the_server(base):
-    host, port = base.removeprefix("http://").split(":")
+def test_raw_garbage_on_the_socket_does_not_hurt_the_server(api):
+    host, port = str(api.base_url).removeprefix("http://").rstrip("/").split(":")
     with socket.create_connection((host, int(port)), timeout=10) as sock:
         sock.sendall(b"\x00\xff GARBAGE / HTTP/9.9\r\n\r\n")
         sock.recv(1024)
-    assert httpx.get(base + "/healthz").status_code == 200
+    assert api.get("/healthz").status_code == 200

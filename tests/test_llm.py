@@ -31,7 +31,7 @@ from assistant.ratelimit import RateLimiter
 from assistant.service import Assistant
 from assistant.settings import Settings
 from assistant.tokens import count_tokens
-from tests.conftest import TODAY
+from tests.conftest import TODAY, api_headers
 from tests.fake_openai import Answer, Fail, FakeOpenAI, Refuse, Seen, Stall
 
 pytestmark = pytest.mark.network
@@ -257,8 +257,12 @@ def test_injected_instructions_do_not_lower_labels_or_break_the_cap(llm, fake):
     assert labels_out.route == "escalate"
     assert any(r.source == "rule" and "the model said low" in r.detail
                for r in labels_out.reasons.severity)
-    assert draft.checks["policy_cap"].passed is False  # caught, and shown to the reviewer
+    # The model's reply still broke the cap after its repair round: the offline drafter's
+    # reply stands in, with the reason, and promises nothing.
+    assert draft.engine == "offline" and "policy_cap" in draft.fallback_reason
+    assert draft.checks["policy_cap"].passed and "500" not in draft.reply
     assert draft.gesture is None
+    assert any("reads like instructions" in w for w in labels_out.warnings)
     user = fake.seen[0].body["messages"][1]["content"]
     assert user.count("</complaint>") == 1, "customer text closed the data block"
 
@@ -281,7 +285,7 @@ def test_history_is_trimmed_to_the_token_budget_most_useful_first():
 
 def test_api_answers_when_the_model_is_down(llm, fake):
     fake.then(Fail(500), Fail(500), Fail(500))
-    with TestClient(create_app(assistant=llm)) as client:
+    with TestClient(create_app(assistant=llm), headers=api_headers(llm)) as client:
         r = client.post("/v1/drafts", json={"text": SALAD, "customer_id": "guest-214"})
     assert r.status_code == 201, r.text
     body = r.json()

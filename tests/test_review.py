@@ -22,7 +22,7 @@ from assistant.models import (
 )
 from assistant.review import Base, DraftStore, word_edit_distance
 from assistant.service import Assistant
-from tests.conftest import TODAY
+from tests.conftest import TODAY, api_headers
 
 
 @pytest.fixture()
@@ -166,8 +166,8 @@ def test_word_edit_distance():
 
 
 def test_review_desk_over_http(settings):
-    app = create_app(assistant=Assistant(settings, today=lambda: TODAY))
-    with TestClient(app) as client:
+    assistant = Assistant(settings, today=lambda: TODAY)
+    with TestClient(create_app(assistant=assistant), headers=api_headers(assistant)) as client:
         made = client.post("/v1/drafts", json={"text": "The invoice has my name misspelled."})
         assert made.status_code == 201
         draft_id = made.json()["id"]

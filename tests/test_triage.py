@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import get_args
 
 import pytest
 from fastapi.testclient import TestClient
@@ -19,8 +20,15 @@ from api.app import create_app
 from assistant.errors import InvalidInput
 from assistant.service import Assistant
 from assistant.settings import Settings
-from assistant.triage import PRESETS, TriageRuns, _RunRecord, run_triage, score_0_10
-from tests.conftest import TODAY
+from assistant.triage import (
+    PRESETS,
+    PresetName,
+    TriageRuns,
+    _RunRecord,
+    run_triage,
+    score_0_10,
+)
+from tests.conftest import TODAY, api_headers
 from tests.exports import FLAWS, write_export
 
 
@@ -134,8 +142,8 @@ def test_rating_scales_map_to_0_10():
 def test_triage_run_over_http(settings, tmp_path):
     export = tmp_path / "export.csv"
     low = write_export("zendesk", export, 300)
-    app = create_app(assistant=Assistant(settings, today=lambda: TODAY))
-    with TestClient(app) as client:
+    assistant = Assistant(settings, today=lambda: TODAY)
+    with TestClient(create_app(assistant=assistant), headers=api_headers(assistant)) as client:
         r = client.post("/v1/triage-runs", params={"preset": "zendesk", "signer": "Tyler"},
                         content=export.read_bytes())
         assert r.status_code == 202, r.text
@@ -156,12 +164,14 @@ def test_triage_run_over_http(settings, tmp_path):
         empty = client.post("/v1/triage-runs", content=b"")
         assert empty.status_code == 422 and "empty" in empty.json()["detail"]
         unknown = client.post("/v1/triage-runs", params={"preset": "jira"}, content=b"x")
-        assert unknown.status_code == 422 and "preset must be one of" in unknown.json()["detail"]
+        assert unknown.status_code == 422 and "'zendesk'" in unknown.text
+        assert set(get_args(PresetName)) == set(PRESETS)
 
 
 def test_oversized_upload_is_refused(tmp_path):
     settings = Settings(data_dir=tmp_path, engine="offline", max_upload_mb=1)
-    with TestClient(create_app(assistant=Assistant(settings))) as client:
+    assistant = Assistant(settings)
+    with TestClient(create_app(assistant=assistant), headers=api_headers(assistant)) as client:
         r = client.post("/v1/triage-runs", content=b"x" * (1024 * 1024 + 10))
     assert r.status_code == 413 and "RECOVERY_MAX_UPLOAD_MB" in r.json()["detail"]
     assert list((tmp_path / "triage-runs").iterdir()) == []
@@ -178,7 +188,7 @@ def test_unfinished_run_resumes_when_the_service_starts(settings, tmp_path):
         session.add(_RunRecord(id=run_id, status="running", created_at="2026-11-23T02:00:00",
                                arguments=json.dumps({"export": export.name, "preset": "zendesk",
                                                      "csat_below": 7, "signer": None})))
-    with TestClient(create_app(assistant=assistant)) as client:
+    with TestClient(create_app(assistant=assistant), headers=api_headers(assistant)) as client:
         deadline = time.monotonic() + 120
         while (run := client.get(f"/v1/triage-runs/{run_id}").json())["status"] != "done":
             assert run["status"] == "running" and time.monotonic() < deadline, run
@@ -200,6 +210,6 @@ def test_runs_of_another_instance_are_left_to_it(settings):
                                created_at="2026-11-23T02:00:00"))
     assert runs.resume_unfinished() == []
     assert runs.get("e1" * 16).status == "running"
-    with TestClient(create_app(assistant=assistant)) as client:
+    with TestClient(create_app(assistant=assistant), headers=api_headers(assistant)) as client:
         r = client.get("/v1/triage-runs/" + "e2" * 16 + "/rows")
     assert r.status_code == 404 and "another instance" in r.json()["detail"]

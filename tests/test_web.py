@@ -6,21 +6,18 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 
 from api.app import create_app
 from assistant.review import DraftStore
 from assistant.service import Assistant
 from assistant.settings import REPO_ROOT
-from tests.conftest import TODAY
+from tests.chromaserver import serving
+from tests.conftest import TODAY, api_headers
 
 pytestmark = pytest.mark.network
 SHOTS = REPO_ROOT / "out" / "screenshots"
@@ -42,21 +39,8 @@ def _chromium() -> str:
 @pytest.fixture()
 def server(settings) -> Iterator[tuple[str, Assistant]]:
     assistant = Assistant(settings, today=lambda: TODAY)
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    config = uvicorn.Config(create_app(assistant=assistant), host="127.0.0.1", port=port,
-                            log_level="warning")
-    runner = uvicorn.Server(config)
-    thread = threading.Thread(target=runner.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not runner.started:
-        assert time.monotonic() < deadline, "server did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", assistant
-    runner.should_exit = True
-    thread.join(timeout=10)
+    with serving(create_app(assistant=assistant)) as base:
+        yield base, assistant
 
 
 def test_agent_reviews_three_drafts_in_the_browser(server, settings):
@@ -70,12 +54,15 @@ def test_agent_reviews_three_drafts_in_the_browser(server, settings):
         "ill": "We all got food poisoning after the chicken at your restaurant on Friday.",
     }
     ids = {}
-    with httpx.Client(base_url=base, timeout=30) as client:
+    headers = api_headers(assistant, "acme")
+    api_key = headers["Authorization"].removeprefix("Bearer ")
+    with httpx.Client(base_url=base, timeout=30, headers=headers) as client:
         for key, text in texts.items():
             r = client.post("/v1/drafts", json={"text": text, "customer_id": f"c-{key}"})
             assert r.status_code == 201, r.text
             ids[key] = r.json()["id"]
-    severities = {k: assistant.drafts.get(i).classification.severity for k, i in ids.items()}
+    acme = assistant.for_tenant("acme")
+    severities = {k: acme.drafts.get(i).classification.severity for k, i in ids.items()}
     assert severities["ill"] == "critical"
 
     with sync_playwright() as pw:
@@ -85,6 +72,9 @@ def test_agent_reviews_three_drafts_in_the_browser(server, settings):
         page.on("pageerror", lambda exc: errors.append(str(exc)))
         page.on("requestfailed", lambda req: errors.append(f"failed: {req.url}"))
         page.goto(base + "/")
+        expect(page.locator("#message")).to_contain_text("needs an API key")
+        page.fill("#apikey", api_key)
+        page.locator("#apikey").dispatch_event("change")
         expect(page.locator("#count")).to_have_text("3 drafts")
         page.fill("#reviewer", "maria")
         page.locator("#reviewer").dispatch_event("change")
@@ -126,7 +116,7 @@ def test_agent_reviews_three_drafts_in_the_browser(server, settings):
         browser.close()
     assert errors == []
 
-    store = DraftStore(settings.resolved_database_url)
+    store = DraftStore(settings.resolved_database_url).scoped("acme")
     assert {k: store.get(i).status for k, i in ids.items()} == {
         "typo": "approved", "late": "edited", "ill": "rejected"}
     edited = store.audit(ids["late"])

@@ -12,9 +12,12 @@ function el(tag, { dataset = {}, ...props } = {}, ...children) {
 }
 
 async function api(path, options = {}) {
+  const key = sessionStorage.getItem("apikey") || "";
   const response = await fetch(path, {
-    headers: { "content-type": "application/json" }, ...options,
+    headers: { "content-type": "application/json", ...(key && { authorization: `Bearer ${key}` }) },
+    ...options,
   });
+  if (response.status === 401) $("apikey").focus();
   const body = await response.json().catch(() => ({}));
   if (!response.ok) {
     const detail = Array.isArray(body.detail)
@@ -140,6 +143,13 @@ $("save-edit").onclick = () => review("edit");
 $("reject").onclick = () => review("reject");
 $("d-reply").addEventListener("input", refreshButtons);
 $("filters").addEventListener("change", () => { state.index = 0; loadQueue().catch((e) => say(e.message, true)); });
+// The key stays in this tab only (sessionStorage): closing the tab forgets it.
+$("apikey").value = sessionStorage.getItem("apikey") || "";
+$("apikey").addEventListener("change", () => {
+  sessionStorage.setItem("apikey", $("apikey").value.trim());
+  state.index = 0;
+  loadQueue().then(() => say("")).catch((e) => say(e.message, true));
+});
 $("reviewer").value = localStorage.getItem("reviewer") || "";
 $("reviewer").addEventListener("change", () => localStorage.setItem("reviewer", $("reviewer").value.trim()));
 
