@@ -121,6 +121,20 @@ def authenticate(
 KeyDep = Annotated[ApiKey, Depends(authenticate)]
 
 
+def refuse_unknown_query(request: Request) -> None:
+    """A misspelt filter (`?stauts=approved`) would be ignored and return everything; say so
+    instead. What is known is what the OpenAPI schema documents for the route."""
+    template = getattr(request.scope.get("route"), "path", None)
+    operation = request.app.openapi()["paths"].get(template, {}).get(request.method.lower())
+    if operation is None:
+        return
+    known = {p["name"] for p in operation.get("parameters", []) if p["in"] == "query"}
+    unknown = sorted(set(request.query_params) - known)
+    if unknown:
+        raise InvalidInput(f"unknown query parameter(s) {', '.join(map(repr, unknown))}; this "
+                           f"endpoint takes: {', '.join(sorted(known)) or 'none'}")
+
+
 class Problem(BaseModel):
     """Every error: `detail` says what to fix (FastAPI's own 422s list the fields)."""
 
@@ -231,7 +245,9 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    v1 = APIRouter(prefix="/v1", dependencies=[Depends(authenticate)], responses=_ERRORS)
+    v1 = APIRouter(prefix="/v1", dependencies=[Depends(authenticate),
+                                               Depends(refuse_unknown_query)],
+                   responses=_ERRORS)
 
     @v1.get("/me", response_model=ApiKey)
     async def me(key: KeyDep) -> ApiKey:

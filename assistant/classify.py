@@ -15,6 +15,7 @@ from .embeddings import QueryPassageEmbeddings
 from .injection import warnings_for
 from .knowledge import Cue, Example, Knowledge
 from .language import detect
+from .learned import CueSummary, LevelModel
 from .models import (
     ORDINAL_LABELS,
     Category,
@@ -63,6 +64,10 @@ class Neighbours:
         return sum(order.index(value) * p for value, p in dist.items())
 
 
+# Embedded example sets by content and model, shared by every Assistant in the process.
+_EMBEDDED: dict[str, np.ndarray] = {}
+
+
 class ExampleIndex:
     """Our own labelled examples, embedded once (cached on disk by content and model)."""
 
@@ -74,12 +79,15 @@ class ExampleIndex:
             (embeddings.name + "\n" + "\n".join(e.text for e in examples)).encode()
         ).hexdigest()[:16]
         cache = cache_dir / f"examples-{key}.npy"
-        if cache.is_file():
+        if key in _EMBEDDED:
+            self.matrix = _EMBEDDED[key]
+        elif cache.is_file():
             self.matrix = np.load(cache)
         else:
             self.matrix = embeddings.embed_queries([e.text for e in examples])
             cache_dir.mkdir(parents=True, exist_ok=True)
             np.save(cache, self.matrix)
+        _EMBEDDED[key] = self.matrix
 
     def neighbours(self, vector: np.ndarray, k: int = _K) -> Neighbours:
         if not self.examples:
@@ -108,18 +116,27 @@ def find_cues(text: str, language: str, knowledge: Knowledge) -> list[CueHit]:
     return hits
 
 
-def _level(order: list[str], index: float) -> str:
-    return order[max(0, min(len(order) - 1, int(math.floor(index + 0.5))))]
+def summarise(hits: list[CueHit]) -> CueSummary:
+    severities = [_SEVERITY.index(h.cue.severity) for h in hits if h.cue.severity]
+    efforts = [_EFFORT.index(h.cue.effort) for h in hits if h.cue.effort]
+    return CueSummary(severity=max(severities, default=None), effort=max(efforts, default=None),
+                      flags=frozenset(flag for hit in hits for flag in hit.cue.flags))
+
+
+def _rounded(order: list[str], value: float) -> int:
+    return max(0, min(len(order) - 1, int(math.floor(value + 0.5))))
 
 
 class OfflineClassifier:
     def __init__(self, knowledge: Knowledge, index: ExampleIndex) -> None:
         self.knowledge = knowledge
         self.index = index
+        cues = [summarise(find_cues(e.text, e.language, knowledge)) for e in index.examples]
+        self.levels = LevelModel(index.matrix, cues, [e.labels for e in index.examples])
 
     @property
     def model(self) -> str:
-        return "rules+knn-e5"
+        return "rules+ridge+knn-e5"
 
     def classify(
         self,
@@ -141,11 +158,13 @@ class OfflineClassifier:
         hits = find_cues(text, language, self.knowledge)
         flags = {flag for hit in hits for flag in hit.cue.flags}
         neighbours = self.index.neighbours(vector)
+        predicted = self.levels.predict(vector, summarise(hits)) if self.levels.weights else {}
         history_used: list[str] = []
 
         category = self._category(hits, neighbours, reasons)
-        severity = self._severity(hits, flags, neighbours, recall, reasons, history_used)
-        effort = self._effort(hits, flags, severity, neighbours, reasons)
+        severity = self._severity(hits, flags, predicted, neighbours, recall, reasons,
+                                  history_used)
+        effort = self._effort(flags, severity, predicted, neighbours, reasons)
         potential = self._potential(flags, severity, recall, reasons, history_used)
         route = decide_route(severity, effort, potential, reasons)
         confidence = _confidence(hits, neighbours, severity, effort, category)
@@ -183,41 +202,51 @@ class OfflineClassifier:
         _explain_neighbours(nb, "category", reasons.category)
         return Category(best)
 
+    def _learned(self, label: str, order: list[str], predicted: dict[str, float],
+                 nb: Neighbours, into: list[Reason]) -> int:
+        """The trained model's level (the nearest examples' vote without one)."""
+        if label in predicted:
+            level = _rounded(order, predicted[label])
+            into.append(Reason(source="examples", detail=(
+                f"model trained on {self.levels.trained_on} labelled examples: "
+                f"{predicted[label]:.2f} → {order[level]}")))
+            _explain_neighbours(nb, label, into)
+            return level
+        expected = nb.expected_level(label, order)
+        if expected is None:
+            into.append(Reason(source="rule", detail=f"no evidence → {order[1]}"))
+            return 1
+        _explain_neighbours(nb, label, into)
+        return _rounded(order, expected)
+
     def _severity(
         self,
         hits: list[CueHit],
         flags: set[str],
+        predicted: dict[str, float],
         nb: Neighbours,
         recall: Recall | None,
         reasons: Reasons,
         history_used: list[str],
     ) -> str:
-        cue_levels = [(hit, _SEVERITY.index(hit.cue.severity)) for hit in hits if hit.cue.severity]
-        knn = nb.expected_level("severity", _SEVERITY)
-        if cue_levels:
-            worst_hit, level = max(cue_levels, key=lambda pair: pair[1])
+        level = self._learned("severity", _SEVERITY, predicted, nb, reasons.severity)
+        for hit in hits:
+            if hit.cue.severity:
+                reasons.severity.append(Reason(
+                    source="text", detail=f'"{hit.phrase}" → {hit.cue.severity.value}'))
+        # The rubric's hard lines: harm, legal exposure and a public complaint are critical,
+        # a customer who says they are leaving is at least high.
+        floors = [h for h in hits if h.cue.severity == "critical"
+                  and set(h.cue.flags) & {"harm", "legal", "public"}]
+        if floors and level < 3:
+            level = 3
             reasons.severity.append(Reason(
-                source="text",
-                detail=f'worst reported: "{worst_hit.phrase}" → {_SEVERITY[level]}',
-            ))
-            if knn is not None and knn - 0.5 > level:
-                level = int(math.floor(knn))
-                _explain_neighbours(nb, "severity", reasons.severity)
-        elif knn is not None:
-            level = int(math.floor(knn + 0.5))
-            _explain_neighbours(nb, "severity", reasons.severity)
-        else:
-            level = 1
-            reasons.severity.append(Reason(source="rule", detail="no evidence → medium"))
+                source="rule", detail=f'"{floors[0].phrase}": harm, legal or public → critical'))
         if "leaving" in flags and level < 2:
             level = 2
             reasons.severity.append(Reason(source="rule", detail="says they will leave → high"))
 
-        repeated_in_text = "repeat" in flags
         failures = recall.facts.earlier_failures if recall else []
-        if repeated_in_text:
-            phrase = next(h.phrase for h in hits if "repeat" in h.cue.flags)
-            reasons.severity.append(Reason(source="text", detail=f'repeated failure: "{phrase}"'))
         if len(failures) >= 2:
             for item in failures:
                 history_used.append(item.id)
@@ -225,34 +254,21 @@ class OfflineClassifier:
                     source="history", history_id=item.id,
                     detail=f"earlier failure on {item.at.isoformat()}: {item.text[:80]}",
                 ))
-        if (repeated_in_text or len(failures) >= 2) and level < 2:
-            level += 1
-            reasons.severity.append(
-                Reason(source="rule", detail="repeated failure raises severity one level")
-            )
+            if level < 2:
+                level += 1
+                reasons.severity.append(Reason(
+                    source="rule", detail="two or more earlier failures raise severity one level"))
         return _SEVERITY[level]
 
     def _effort(
         self,
-        hits: list[CueHit],
         flags: set[str],
         severity: str,
+        predicted: dict[str, float],
         nb: Neighbours,
         reasons: Reasons,
     ) -> str:
-        cue_levels = [(hit, _EFFORT.index(hit.cue.effort)) for hit in hits if hit.cue.effort]
-        knn = nb.expected_level("effort", _EFFORT)
-        if cue_levels:
-            hit, level = max(cue_levels, key=lambda pair: pair[1])
-            reasons.effort.append(
-                Reason(source="text", detail=f'"{hit.phrase}" → fix is {_EFFORT[level]}')
-            )
-        elif knn is not None:
-            level = int(math.floor(knn + 0.5))
-            _explain_neighbours(nb, "effort", reasons.effort)
-        else:
-            level = 1
-            reasons.effort.append(Reason(source="rule", detail="no evidence → low"))
+        level = self._learned("effort", _EFFORT, predicted, nb, reasons.effort)
         if severity == "critical" and flags & {"harm", "legal"} and level < 3:
             level = 3
             reasons.effort.append(

@@ -91,6 +91,8 @@ def test_history_batch_and_reads_are_bounded(api):
     assert long_id.status_code == 422 and "at most 128" in long_id.text
     assert api.get("/v1/drafts", params={"limit": -1}).status_code == 422
     assert api.get("/v1/drafts/not-hex").status_code == 422
+    typo = api.get("/v1/drafts", params={"stauts": "approved"})
+    assert typo.status_code == 422 and "'stauts'" in typo.text and "status" in typo.text
 
 
 def test_raw_garbage_on_the_socket_does_not_hurt_the_server(api):
