@@ -39,7 +39,7 @@ test: install system
 	$(BIN)/mypy
 	@# The eval gate on our own labelled set, offline engine, in a throwaway data folder.
 	@tmp=$$(mktemp -d); RECOVERY_ENGINE=offline RECOVERY_DATA_DIR=$$tmp $(BIN)/recovery eval \
-	  evals/data/recovery-v1.jsonl --json out/eval-offline.json --report out/eval-offline.md; \
+	  evals/data/recovery-v1.jsonl --as-of 2026-11-23 --json out/eval-offline.json --report out/eval-offline.md; \
 	  status=$$?; rm -rf $$tmp; exit $$status
 	$(BIN)/pytest -q
 

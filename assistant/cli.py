@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -235,6 +236,10 @@ def eval_(
     gate: Annotated[bool, typer.Option(help="Exit 1 when a metric is below its gate.")] = True,
     compare_path: Annotated[Path | None, typer.Option(
         "--compare", help="An earlier metrics JSON: print what got better and worse.")] = None,
+    as_of: Annotated[datetime | None, typer.Option(
+        "--as-of", formats=["%Y-%m-%d"],
+        help="Judge history windows and gesture cooldowns as of this YYYY-MM-DD (default: "
+        "today). Pin it for a set whose histories carry fixed dates.")] = None,
 ) -> None:
     """Score the engine on a labelled set; writes the metrics JSON of PRODUCT.md."""
     from .evals import (
@@ -254,7 +259,8 @@ def eval_(
         settings = settings.model_copy(update={"engine": engine})
     try:
         old = json.loads(compare_path.read_text()) if compare_path else None
-        assistant = Assistant(settings)
+        assistant = (Assistant(settings, today=as_of.date) if as_of
+                     else Assistant(settings))
         report = run_eval(assistant, read_eval_file(file))
         failures = check_gates(report, load_gates(gates_path, assistant.engine)) if gate else []
     except (AssistantError, OSError, json.JSONDecodeError) as exc:

@@ -8,13 +8,14 @@ from __future__ import annotations
 import json
 import time
 import tomllib
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from pydantic import BaseModel, Field, ValidationError
 
 from .errors import AssistantError, InvalidInput
+from .learned import quadratic_kappa as agreement
 from .models import ORDINAL_LABELS, Draft, DraftRequest, HistoryItemIn, Usage
 from .service import Assistant
 from .style import word_count
@@ -82,13 +83,8 @@ def label_metrics(gold: list[str], pred: list[str], order: list[str] | None) -> 
 
 
 def quadratic_kappa(gold: list[str], pred: list[str], order: list[str]) -> float:
-    k, n = len(order), len(gold)
-    observed = Counter((order.index(g), order.index(p)) for g, p in zip(gold, pred, strict=True))
-    rows = Counter(order.index(g) for g in gold)
-    cols = Counter(order.index(p) for p in pred)
-    num = sum(((i - j) ** 2) * observed[(i, j)] for i in range(k) for j in range(k))
-    den = sum(((i - j) ** 2) * rows[i] * cols[j] / n for i in range(k) for j in range(k))
-    return 1.0 - num / den if den else 1.0
+    return agreement(np.array([order.index(g) for g in gold]),
+                     np.array([order.index(p) for p in pred]), len(order))
 
 
 def run_eval(assistant: Assistant, lines: list[EvalLine]) -> dict[str, Any]:

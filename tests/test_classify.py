@@ -67,3 +67,14 @@ def test_only_valid_labels_and_engine_info(classifier, embeddings):
     result = classify(classifier, embeddings, "asdf qwerty")
     assert result.engine == "offline" and result.prompt_version.startswith("offline-")
     assert 0 <= result.confidence <= 1
+
+
+@pytest.mark.parametrize("text", [
+    "The flowers for our wedding anniversary arrived wilted.",
+    "Blomstene til bryllupsdagen vår kom visne.",
+    "Der Strauß zum Hochzeitstag kam welk an.",
+])
+def test_an_anniversary_is_not_a_missed_wedding(classifier, embeddings, text):
+    result = classify(classifier, embeddings, text)
+    assert not any("critical" in r.detail and r.source == "text"
+                   for r in result.reasons.severity)

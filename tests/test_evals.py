@@ -84,3 +84,37 @@ def test_gates_and_compare_on_reports():
         "labels.severity.quadratic_kappa: 0.600 < 0.7"]
     slower = {**report, "cost": {"latency_ms_p50": 20.0}}
     assert compare(report, slower) == ["worse  cost.latency_ms_p50: 10.000 → 20.000 (+10.000)"]
+
+
+def test_as_of_pins_the_day_history_is_judged_on(tmp_path):
+    """A set's histories carry fixed dates: without --as-of a gesture cooldown in it would
+    quietly expire as the calendar moves on, and the gate would change by itself."""
+    data = tmp_path / "set.jsonl"
+    data.write_text(json.dumps({
+        "id": "a", "text": "My salad came without the blue cheese.", "language": "en",
+        "customer_id": "g1",
+        "history": [{"kind": "preference", "text": "Has an espresso after every lunch",
+                     "at": "2026-01-10"},
+                    {"kind": "gesture", "text": "Gave a free espresso", "at": "2026-11-01"}],
+        "expect": {"gesture_mentions_any": ["coffee"]}}))
+
+    def run(*extra: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-c", "from assistant.cli import app; app()", "eval", str(data),
+             "--json", str(tmp_path / "out.json"), "--no-gate", *extra],
+            capture_output=True, text=True, timeout=300,
+            env={**os.environ, "RECOVERY_DATA_DIR": str(tmp_path / "var"),
+                 "RECOVERY_ENGINE": "offline"},
+        )
+
+    def gesture_rate(as_of: str) -> float:
+        r = run("--as-of", as_of)
+        assert r.returncode == 0, r.stderr
+        rate: float = json.loads((tmp_path / "out.json").read_text())["drafts"][
+            "gesture_mentions_any"]
+        return rate
+
+    assert gesture_rate("2026-11-23") == 0.0  # the espresso was given three weeks before
+    assert gesture_rate("2027-11-23") == 1.0  # a year on, the cooldown is over
+    r = run("--as-of", "23/11/2026")
+    assert r.returncode == 2 and "--as-of" in r.stderr
