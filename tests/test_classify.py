@@ -78,3 +78,10 @@ def test_an_anniversary_is_not_a_missed_wedding(classifier, embeddings, text):
     result = classify(classifier, embeddings, text)
     assert not any("critical" in r.detail and r.source == "text"
                    for r in result.reasons.severity)
+
+
+def test_an_issue_is_not_a_lawsuit(classifier, embeddings):
+    result = classify(classifier, embeddings, "Still having the same issue with my login.")
+    assert not any(r.detail.startswith('"sue"') for r in result.reasons.severity)
+    sued = classify(classifier, embeddings, "Fix this or I will sue you.")
+    assert sued.severity == "critical"
