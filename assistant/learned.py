@@ -150,39 +150,40 @@ class LevelModel:
 
     def __init__(self, vectors: np.ndarray, signals: Sequence[Signals],
                  labels: Sequence[dict[str, str]]) -> None:
+        self.vectors = vectors
         self.weights: dict[str, np.ndarray] = {}
         self.lambdas: dict[str, float] = {}
         self.mixes: dict[str, float] = {}
         self.cuts: dict[str, list[float]] = {}
-        self.known: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # vectors and levels
+        self.known: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # example rows, their levels
         self.trained_on = len(labels)
         if len(labels) < 2 * _FOLDS:
             return
-        x = _design(vectors, signals)
+        design = _design(vectors, signals)
         for label, order in ORDINAL_LABELS.items():
-            rows = [i for i, given in enumerate(labels) if label in given]
+            rows = np.array([i for i, given in enumerate(labels) if label in given])
+            x = design[rows]
             y = np.array([order.index(labels[i][label]) for i in rows])
-            errors = {lam: float(((_out_of_fold(x[rows], y, lam) - y) ** 2).sum())
-                      for lam in _LAMBDAS}
-            lam = min(errors, key=lambda key: errors[key])
-            ridge = _out_of_fold(x[rows], y, lam)
+            by_lambda = {lam: _out_of_fold(x, y, lam) for lam in _LAMBDAS}
+            lam = min(by_lambda, key=lambda key: float(((by_lambda[key] - y) ** 2).sum()))
             voted = _neighbours_out_of_fold(vectors[rows], y)
             fits = {}
             for mix in _MIXES:
-                mixed = mix * ridge + (1 - mix) * voted
+                mixed = mix * by_lambda[lam] + (1 - mix) * voted
                 cuts = _cut_points(mixed, y, len(order))
                 fits[mix] = (quadratic_kappa(y, np.searchsorted(cuts, mixed), len(order)), cuts)
             mix = max(fits, key=lambda key: fits[key][0])
             self.lambdas[label], self.mixes[label], self.cuts[label] = lam, mix, fits[mix][1]
-            self.weights[label] = _fit(x[rows], y.astype(float), lam)
-            self.known[label] = (vectors[rows], y.astype(float))
+            self.weights[label] = _fit(x, y.astype(float), lam)
+            self.known[label] = (rows, y.astype(float))
 
     def predict(self, vector: np.ndarray, signals: Signals) -> dict[str, float]:
         x = _design(vector.reshape(1, -1), [signals])[0]
+        similarities = self.vectors @ vector
         predicted = {}
         for label, weights in self.weights.items():
-            matrix, y = self.known[label]
-            voted = _neighbour_levels((matrix @ vector).reshape(1, -1), y)[0]
+            rows, y = self.known[label]
+            voted = _neighbour_levels(similarities[rows].reshape(1, -1), y)[0]
             mix = self.mixes[label]
             predicted[label] = mix * float(x @ weights) + (1 - mix) * voted
         return predicted
