@@ -250,6 +250,8 @@ class OfflineClassifier:
             level = 2
             reasons.severity.append(Reason(source="rule", detail="says they will leave → high"))
 
+        # A repeated failure, said in the text or shown by the history, raises severity one
+        # level (once), at most to high.
         failures = recall.facts.earlier_failures if recall else []
         if len(failures) >= 2:
             for item in failures:
@@ -258,10 +260,12 @@ class OfflineClassifier:
                     source="history", history_id=item.id,
                     detail=f"earlier failure on {item.at.isoformat()}: {item.text[:80]}",
                 ))
-            if level < 2:
-                level += 1
-                reasons.severity.append(Reason(
-                    source="rule", detail="two or more earlier failures raise severity one level"))
+        repeated = "two or more earlier failures" if len(failures) >= 2 else (
+            "the customer says it happened before" if "repeat" in flags else "")
+        if repeated and level < 2:
+            level += 1
+            reasons.severity.append(Reason(
+                source="rule", detail=f"{repeated}: a repeated failure raises severity one level"))
         return _SEVERITY[level]
 
     def _effort(

@@ -85,3 +85,34 @@ def test_an_issue_is_not_a_lawsuit(classifier, embeddings):
     assert not any(r.detail.startswith('"sue"') for r in result.reasons.severity)
     sued = classify(classifier, embeddings, "Fix this or I will sue you.")
     assert sued.severity == "critical"
+
+
+def _raised_for_repeat(result):
+    return [r for r in result.reasons.severity if "repeated failure raises" in r.detail]
+
+
+@pytest.mark.parametrize("text", [
+    "My parcel is late again, second time this month.",
+    "Mein Paket ist schon wieder zu spät.",
+    "Pakken min er forsinket igen.",
+])
+def test_a_failure_the_text_calls_repeated_raises_severity_once(classifier, embeddings, text):
+    result = classify(classifier, embeddings, text)
+    assert len(_raised_for_repeat(result)) == 1
+    failures = [
+        HistoryItem(id=f"t{i}", customer_id="c1", kind=HistoryKind.ticket,
+                    text="Late delivery", at=date(2026, m, 1))
+        for i, m in ((1, 6), (2, 9))
+    ]
+    recall = Recall(customer_id="c1", facts=CustomerFacts(earlier_failures=failures))
+    both = classify(classifier, embeddings, text, recall=recall)
+    assert len(_raised_for_repeat(both)) <= 1  # text and history together: still one level
+
+
+@pytest.mark.parametrize("text", [
+    "Your staff were rude. Never again.",
+    "Personalen var otrevlig. Aldrig igen.",
+    "Das Personal war unhöflich. Nie wieder.",
+])
+def test_never_again_is_leaving_not_a_repeat(classifier, embeddings, text):
+    assert not _raised_for_repeat(classify(classifier, embeddings, text))
