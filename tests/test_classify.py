@@ -44,15 +44,19 @@ def test_missing_cheese_is_a_low_quick_win(classifier, embeddings):
     assert result.reasons.severity and result.reasons.effort and result.reasons.route
 
 
-def test_earlier_failures_in_history_raise_severity_and_lower_potential(classifier, embeddings):
-    text = "My parcel is a few days late."
-    alone = classify(classifier, embeddings, text)
+def _two_late_deliveries():
     failures = [
         HistoryItem(id=f"t{i}", customer_id="c1", kind=HistoryKind.ticket,
                     text="Late delivery", at=date(2026, m, 1))
         for i, m in ((1, 6), (2, 9))
     ]
-    recall = Recall(customer_id="c1", facts=CustomerFacts(earlier_failures=failures))
+    return Recall(customer_id="c1", facts=CustomerFacts(earlier_failures=failures))
+
+
+def test_earlier_failures_in_history_raise_severity_and_lower_potential(classifier, embeddings):
+    text = "My parcel is a few days late."
+    alone = classify(classifier, embeddings, text)
+    recall = _two_late_deliveries()
     with_history = classify(classifier, embeddings, text, recall=recall)
     order = ["low", "medium", "high", "critical"]
     assert order.index(with_history.severity) == order.index(alone.severity) + 1
@@ -99,14 +103,11 @@ def _raised_for_repeat(result):
 def test_a_failure_the_text_calls_repeated_raises_severity_once(classifier, embeddings, text):
     result = classify(classifier, embeddings, text)
     assert len(_raised_for_repeat(result)) == 1
-    failures = [
-        HistoryItem(id=f"t{i}", customer_id="c1", kind=HistoryKind.ticket,
-                    text="Late delivery", at=date(2026, m, 1))
-        for i, m in ((1, 6), (2, 9))
-    ]
-    recall = Recall(customer_id="c1", facts=CustomerFacts(earlier_failures=failures))
+    recall = _two_late_deliveries()
     both = classify(classifier, embeddings, text, recall=recall)
-    assert len(_raised_for_repeat(both)) <= 1  # text and history together: still one level
+    # Text and history together: still one level, not two.
+    assert len(_raised_for_repeat(both)) == 1
+    assert both.severity == result.severity
 
 
 @pytest.mark.parametrize("text", [
