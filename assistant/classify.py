@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import hashlib
 import math
+import os
+import tempfile
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -87,7 +89,10 @@ class ExampleIndex:
         else:
             self.matrix = embeddings.embed_queries([e.text for e in examples])
             cache_dir.mkdir(parents=True, exist_ok=True)
-            np.save(cache, self.matrix)
+            # Written aside and renamed: instances sharing the folder never read half a file.
+            with tempfile.NamedTemporaryFile(dir=cache_dir, suffix=".tmp", delete=False) as out:
+                np.save(out, self.matrix)
+            os.replace(out.name, cache)
         _EMBEDDED[key] = self.matrix
 
     def neighbours(self, vector: np.ndarray, k: int = NEIGHBOURS) -> Neighbours:

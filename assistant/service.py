@@ -50,9 +50,7 @@ class Assistant:
         self.embeddings = make_embeddings(settings)
         self._chroma = open_chroma_client(settings)
         self.history = HistoryStore(settings, self.embeddings, self._chroma)
-        index = ExampleIndex(
-            self.knowledge.examples, self.embeddings, settings.data_dir / "cache"
-        )
+        index = ExampleIndex(self.knowledge.examples, self.embeddings, settings.resolved_cache_dir)
         self.classifier = OfflineClassifier(self.knowledge, index)
         self.drafts = DraftStore(settings.resolved_database_url, settings.db_timeout_s)
         self.keys = KeyStore(self.drafts.engine)

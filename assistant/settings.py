@@ -36,6 +36,9 @@ class Settings(BaseSettings):
         "Authorization", description="Header that carries the token (Authorization: Bearer …, "
         "or X-Chroma-Token).")
     database_url: str | None = Field(None, description="Drafts store; default SQLite in DATA_DIR.")
+    cache_dir: Path | None = Field(
+        None, description="Embedded labelled examples, by content and model; default "
+        "DATA_DIR/cache. Point instances at one folder so only the first embeds them.")
     knowledge_dir: Path = Field(REPO_ROOT / "knowledge", description="Policy, phrases, examples.")
     prompts_dir: Path = Field(REPO_ROOT / "prompts", description="Versioned LLM prompt templates.")
     collection: str = Field("customer_history", description="Chroma collection for history.")
@@ -99,6 +102,10 @@ class Settings(BaseSettings):
     @property
     def resolved_chroma_path(self) -> Path:
         return self.chroma_path or self.data_dir / "chroma"
+
+    @property
+    def resolved_cache_dir(self) -> Path:
+        return self.cache_dir or self.data_dir / "cache"
 
     @property
     def resolved_database_url(self) -> str:

@@ -64,10 +64,20 @@ def history(settings: Settings, embeddings: E5Embeddings) -> HistoryStore:
     return HistoryStore(settings, embeddings, open_chroma_client(settings))
 
 
+@pytest.fixture(scope="session", autouse=True)
+def example_cache(knowledge, embeddings, tmp_path_factory) -> Iterator[ExampleIndex]:
+    """The labelled examples embedded once, in a cache folder every service the tests start
+    shares (in process and as subprocesses, through RECOVERY_CACHE_DIR): each one would
+    otherwise embed them again in its fresh data folder."""
+    folder = tmp_path_factory.mktemp("cache")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("RECOVERY_CACHE_DIR", str(folder))
+        yield ExampleIndex(knowledge.examples, embeddings, folder)
+
+
 @pytest.fixture(scope="session")
-def classifier(knowledge, embeddings, tmp_path_factory) -> OfflineClassifier:
-    index = ExampleIndex(knowledge.examples, embeddings, tmp_path_factory.mktemp("cache"))
-    return OfflineClassifier(knowledge, index)
+def classifier(knowledge, example_cache: ExampleIndex) -> OfflineClassifier:
+    return OfflineClassifier(knowledge, example_cache)
 
 
 @pytest.fixture(scope="session")

@@ -3,6 +3,7 @@ from datetime import date
 import numpy as np
 import pytest
 
+from assistant.classify import _EMBEDDED, ExampleIndex
 from assistant.models import CustomerFacts, HistoryItem, HistoryKind, Recall
 from tests.conftest import TODAY
 
@@ -117,3 +118,27 @@ def test_a_failure_the_text_calls_repeated_raises_severity_once(classifier, embe
 ])
 def test_never_again_is_leaving_not_a_repeat(classifier, embeddings, text):
     assert not _raised_for_repeat(classify(classifier, embeddings, text))
+
+
+class _MustNotEmbed:
+    """Has the e5 model's name, so it finds e5's cache; fails if asked to embed."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def embed_queries(self, texts: list[str]) -> np.ndarray:
+        raise AssertionError(f"embedded {len(texts)} texts again instead of using the cache")
+
+
+def test_embedded_examples_are_cached_on_disk_by_content(knowledge, embeddings, tmp_path):
+    """Another process (here: the in-memory copy dropped) loads the examples' vectors from
+    the cache folder instead of embedding them again. The file is written aside and renamed,
+    so instances sharing the folder never read half of it."""
+    few = knowledge.examples[:3]
+    first = ExampleIndex(few, embeddings, tmp_path)
+    assert [p.name for p in tmp_path.iterdir()] == [f"examples-{first.key}.npy"]
+    del _EMBEDDED[first.key]
+    again = ExampleIndex(few, _MustNotEmbed(embeddings.name), tmp_path)
+    assert np.array_equal(again.matrix, first.matrix)
+    with pytest.raises(AssertionError, match="embedded 2 texts"):
+        ExampleIndex(knowledge.examples[:2], _MustNotEmbed(embeddings.name), tmp_path)
