@@ -139,7 +139,8 @@ class OfflineClassifier:
         if key not in _FITTED:
             seen = [signals(e.text, find_cues(e.text, e.language, knowledge))
                     for e in index.examples]
-            _FITTED[key] = LevelModel(index.matrix, seen, [e.labels for e in index.examples])
+            _FITTED[key] = LevelModel(index.matrix, seen, [e.labels for e in index.examples],
+                                      [e.id for e in index.examples])
         self.levels = _FITTED[key]
 
     @property

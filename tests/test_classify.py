@@ -3,7 +3,8 @@ from datetime import date
 import numpy as np
 import pytest
 
-from assistant.classify import _EMBEDDED, ExampleIndex
+from assistant.classify import _EMBEDDED, ExampleIndex, find_cues, signals
+from assistant.learned import LevelModel
 from assistant.models import CustomerFacts, HistoryItem, HistoryKind, Recall
 from tests.conftest import TODAY
 
@@ -142,3 +143,23 @@ def test_embedded_examples_are_cached_on_disk_by_content(knowledge, embeddings, 
     assert np.array_equal(again.matrix, first.matrix)
     with pytest.raises(AssertionError, match="embedded 2 texts"):
         ExampleIndex(knowledge.examples[:2], _MustNotEmbed(embeddings.name), tmp_path)
+
+
+def test_the_trained_model_does_not_depend_on_the_order_of_the_examples(
+        knowledge, example_cache):
+    """Cross-validation folds come from the examples' ids, not their lines: appending or
+    sorting examples.jsonl changes the model only through what the examples say."""
+    signals_of = [signals(e.text, find_cues(e.text, e.language, knowledge))
+                  for e in example_cache.examples]
+    labels = [e.labels for e in example_cache.examples]
+    ids = [e.id for e in example_cache.examples]
+    reordered = np.random.default_rng(7).permutation(len(ids))
+    first = LevelModel(example_cache.matrix, signals_of, labels, ids)
+    second = LevelModel(example_cache.matrix[reordered], [signals_of[i] for i in reordered],
+                        [labels[i] for i in reordered], [ids[i] for i in reordered])
+    assert (first.lambdas, first.mixes) == (second.lambdas, second.mixes)
+    for label, cuts in first.cuts.items():
+        assert np.allclose(cuts, second.cuts[label])
+    vector, shape = example_cache.matrix[0], signals_of[0]
+    one, other = first.predict(vector, shape), second.predict(vector, shape)
+    assert all(abs(one[label] - other[label]) < 1e-9 for label in one)
