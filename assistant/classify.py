@@ -89,9 +89,15 @@ class ExampleIndex:
         else:
             self.matrix = embeddings.embed_queries([e.text for e in examples])
             cache_dir.mkdir(parents=True, exist_ok=True)
-            # Written aside and renamed: instances sharing the folder never read half a file.
+            # Written aside and renamed: instances sharing the folder never read half a file,
+            # and a failed write leaves nothing behind.
             with tempfile.NamedTemporaryFile(dir=cache_dir, suffix=".tmp", delete=False) as out:
-                np.save(out, self.matrix)
+                try:
+                    np.save(out, self.matrix)
+                except BaseException:
+                    out.close()
+                    os.unlink(out.name)
+                    raise
             os.replace(out.name, cache)
         _EMBEDDED[key] = self.matrix
 

@@ -145,6 +145,16 @@ def test_embedded_examples_are_cached_on_disk_by_content(knowledge, embeddings, 
         ExampleIndex(knowledge.examples[:2], _MustNotEmbed(embeddings.name), tmp_path)
 
 
+def test_a_failed_cache_write_leaves_no_half_file(knowledge, embeddings, tmp_path, monkeypatch):
+    def disk_full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(np, "save", disk_full)
+    with pytest.raises(OSError, match="No space left"):
+        ExampleIndex(knowledge.examples[:4], embeddings, tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_the_trained_model_does_not_depend_on_the_order_of_the_examples(
         knowledge, example_cache):
     """Cross-validation folds come from the examples' ids, not their lines: appending or
