@@ -269,8 +269,9 @@ def eval_(
     if report_path:
         write_report(report, report_path, failures if gate else None)
     for label, metrics in report["labels"].items():
-        kappa = metrics.get("quadratic_kappa")
+        kappa, interval = metrics.get("quadratic_kappa"), metrics.get("quadratic_kappa_ci95")
         extra = f", qwk {kappa:.3f}" if kappa is not None else ""
+        extra += f" [{interval[0]:.2f}, {interval[1]:.2f}]" if interval else ""
         typer.echo(f"{label}: accuracy {metrics['accuracy']:.3f}{extra} (n={metrics['n']})")
     if old is not None:
         typer.echo(f"compared with {compare_path}:")

@@ -21,6 +21,7 @@ from .service import Assistant
 from .style import word_count
 
 LABELS = ["severity", "effort", "recovery_potential", "category"]
+RESAMPLES = 1000  # bootstrap draws behind every kappa interval; a fixed seed keeps them stable
 
 
 class EvalHistoryItem(HistoryItemIn):
@@ -76,6 +77,7 @@ def label_metrics(gold: list[str], pred: list[str], order: list[str] | None) -> 
     }
     if order:
         result["quadratic_kappa"] = quadratic_kappa(gold, pred, order)
+        result["quadratic_kappa_ci95"] = kappa_interval(gold, pred, order)
         result["within_one"] = sum(
             abs(order.index(g) - order.index(p)) <= 1 for g, p in zip(gold, pred, strict=True)
         ) / len(gold)
@@ -87,8 +89,63 @@ def quadratic_kappa(gold: list[str], pred: list[str], order: list[str]) -> float
                      np.array([order.index(p) for p in pred]), len(order))
 
 
+def _codes(gold: list[str], pred: list[str], order: list[str]) -> np.ndarray:
+    return np.array([order.index(g) * len(order) + order.index(p)
+                     for g, p in zip(gold, pred, strict=True)], dtype=np.int64)
+
+
+def _resampled_kappas(codes: np.ndarray, levels: int, picks: np.ndarray) -> np.ndarray:
+    """The kappa of each resample (a row of item indices into `codes`, gold * levels + pred);
+    NaN where a resample leaves kappa undefined (one gold and one predicted level only)."""
+    offsets = np.arange(len(picks))[:, None] * levels * levels
+    counts = np.bincount((offsets + codes[picks]).ravel(), minlength=picks.shape[0] * levels ** 2)
+    observed = counts.reshape(-1, levels, levels).astype(float)
+    grid = np.arange(levels)
+    weights = (grid[:, None] - grid[None, :]) ** 2 / (levels - 1) ** 2
+    expected = (observed.sum(2)[:, :, None] * observed.sum(1)[:, None, :]
+                / observed.sum((1, 2))[:, None, None])
+    disagreement = (weights * expected).sum((1, 2))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        kappas: np.ndarray = np.where(
+            disagreement > 0, 1.0 - (weights * observed).sum((1, 2)) / disagreement, np.nan)
+    return kappas
+
+
+def _interval(values: np.ndarray) -> list[float] | None:
+    if np.isnan(values).all():
+        return None
+    low, high = np.nanpercentile(values, [2.5, 97.5])
+    return [round(float(low), 3), round(float(high), 3)]
+
+
+def _picks(n: int) -> np.ndarray:
+    return np.random.default_rng(0).integers(0, n, size=(RESAMPLES, n))
+
+
+def kappa_interval(gold: list[str], pred: list[str], order: list[str]) -> list[float] | None:
+    """A 95% bootstrap interval of the kappa over the items: how far it could move on
+    another set of the same size from the same sources (on 18 texts, a lot)."""
+    if len(gold) < 2:
+        return None
+    return _interval(_resampled_kappas(_codes(gold, pred, order), len(order), _picks(len(gold))))
+
+
+def kappa_change_interval(gold: list[str], before: list[str], after: list[str],
+                          order: list[str]) -> list[float] | None:
+    """A 95% paired bootstrap interval of the change in kappa between two runs on the same
+    items: an interval that holds 0 means the change may be noise."""
+    if len(gold) < 2:
+        return None
+    picks = _picks(len(gold))
+    return _interval(_resampled_kappas(_codes(gold, after, order), len(order), picks)
+                     - _resampled_kappas(_codes(gold, before, order), len(order), picks))
+
+
 def run_eval(assistant: Assistant, lines: list[EvalLine]) -> dict[str, Any]:
-    """Runs every line as the service would (language detected, not given) and scores it."""
+    """Runs every line as the service would (language detected, not given) and scores it.
+    `items` keeps each line's gold and predicted labels (no text), so that `compare` can
+    tell a real change from noise on the same lines."""
+    items: list[dict[str, Any]] = []
     gold: dict[str, list[str]] = {label: [] for label in LABELS}
     pred: dict[str, list[str]] = {label: [] for label in LABELS}
     by_language: dict[str, dict[str, tuple[list[str], list[str]]]] = {}
@@ -112,14 +169,17 @@ def run_eval(assistant: Assistant, lines: list[EvalLine]) -> dict[str, Any]:
         latencies.append(time.perf_counter() - started)
         fallbacks += bool((draft or classification).fallback_reason)
         language = line.language or classification.language
-        for label in LABELS:
-            if label in line.labels:
-                value = getattr(classification, label).value
-                gold[label].append(line.labels[label])
-                pred[label].append(value)
-                pair = by_language.setdefault(language, {}).setdefault(label, ([], []))
-                pair[0].append(line.labels[label])
-                pair[1].append(value)
+        predicted = {label: getattr(classification, label).value
+                     for label in LABELS if label in line.labels}
+        items.append({"id": line.id, "language": language,
+                      "gold": {label: line.labels[label] for label in predicted},
+                      "predicted": predicted})
+        for label, value in predicted.items():
+            gold[label].append(line.labels[label])
+            pred[label].append(value)
+            pair = by_language.setdefault(language, {}).setdefault(label, ([], []))
+            pair[0].append(line.labels[label])
+            pair[1].append(value)
         if line.language:
             language_match.append(classification.language == line.language)
         if draft is None:
@@ -168,6 +228,7 @@ def run_eval(assistant: Assistant, lines: list[EvalLine]) -> dict[str, Any]:
             if latencies else None,
             "fallbacks": fallbacks,
         },
+        "items": items,
     }
 
 
@@ -239,12 +300,54 @@ def compare(old: dict[str, Any], new: dict[str, Any], tolerance: float = 1e-9) -
         if abs(delta) <= tolerance or metric.endswith(".n") or metric == "n":
             continue
         good = delta < 0 if any(part in metric for part in LOWER_IS_BETTER) else delta > 0
-        line = f"{metric}: {before[metric]:.3f} → {after[metric]:.3f} ({delta:+.3f})"
+        line = (f"{metric}: {before[metric]:.3f} → {after[metric]:.3f} ({delta:+.3f})"
+                + _noise_note(old, new, metric))
         (better if good else worse).append(line)
     only_old, only_new = len(set(before) - set(after)), len(set(after) - set(before))
     notes = [f"({only_old} metrics only in the old report, {only_new} only in the new one)"]
     return ([f"worse  {line}" for line in worse] + [f"better {line}" for line in better]
             + (notes if only_old or only_new else []))
+
+
+def _noise_note(old: dict[str, Any], new: dict[str, Any], metric: str) -> str:
+    """For a kappa, whether its change stands out of the noise of resampling the lines both
+    reports scored (a paired bootstrap); empty when the reports do not share their items."""
+    parts = metric.split(".")
+    if parts[-1] != "quadratic_kappa" or parts[0] not in {"labels", "labels_by_language"}:
+        return ""
+    language, label = (parts[1], parts[2]) if parts[0] == "labels_by_language" else (
+        None, parts[1])
+    order = ORDINAL_LABELS.get(label)
+    before, after = _items_by_id(old), _items_by_id(new)
+    if order is None or before is None or after is None:
+        return ""
+    shared = [(after[key]["gold"][label], before[key]["predicted"][label],
+               after[key]["predicted"][label]) for key in after
+              if key in before and label in after[key]["gold"] and label in before[key]["gold"]
+              and before[key]["gold"][label] == after[key]["gold"][label]
+              and (language is None or after[key].get("language") == language)]
+    if len(shared) < 2:
+        return ""
+    gold, was, now = (list(column) for column in zip(*shared, strict=True))
+    interval = kappa_change_interval(gold, was, now, order)
+    if interval is None:
+        return ""
+    verdict = "within noise" if interval[0] <= 0 <= interval[1] else "beyond noise"
+    moved = [abs(order.index(n) - order.index(g)) - abs(order.index(w) - order.index(g))
+             for g, w, n in shared]
+    return (f" [{verdict}: paired 95% interval {interval[0]:+.3f} to {interval[1]:+.3f}"
+            f" on {len(shared)} shared lines; {sum(m < 0 for m in moved)} moved closer to gold,"
+            f" {sum(m > 0 for m in moved)} further]")
+
+
+def _items_by_id(report: dict[str, Any]) -> dict[str, dict[str, Any]] | None:
+    """A report's items by line id; None for reports without items or with repeated ids."""
+    items = report.get("items")
+    if not isinstance(items, list):
+        return None
+    by_id = {str(item.get("id")): item for item in items if isinstance(item, dict)
+             and isinstance(item.get("gold"), dict) and isinstance(item.get("predicted"), dict)}
+    return by_id if len(by_id) == len(items) else None
 
 
 def write_json(report: dict[str, Any], path: Path) -> None:
@@ -265,7 +368,7 @@ def write_report(report: dict[str, Any], path: Path, gates: list[str] | None = N
             "|---|---|---|---|---|---|"]
     for label, m in report["labels"].items():
         out.append(f"| {label} | {m['n']} | {m['accuracy']:.3f} | {m['macro_f1']:.3f} | "
-                   f"{_num(m.get('quadratic_kappa'))} | {_num(m.get('within_one'))} |")
+                   f"{_kappa(m)} | {_num(m.get('within_one'))} |")
     languages = report.get("labels_by_language", {})
     if languages:
         out += ["", "### By language (QWK for ordinal labels, accuracy for category)", "",
@@ -273,9 +376,13 @@ def write_report(report: dict[str, Any], path: Path, gates: list[str] | None = N
                 "|---|---|" + "---|" * len(LABELS)]
         for language, found in languages.items():
             n = max((m["n"] for m in found.values()), default=0)
-            cells = [_num(found[label].get("quadratic_kappa", found[label]["accuracy"]))
-                     if label in found else "–" for label in LABELS]
+            cells = [("–" if label not in found else _kappa(found[label])
+                      if "quadratic_kappa" in found[label] else _num(found[label]["accuracy"]))
+                     for label in LABELS]
             out.append(f"| {language} | {n} | " + " | ".join(cells) + " |")
+    out += ["", "In brackets: the 95% bootstrap interval of each kappa over these lines "
+            f"({RESAMPLES} resamples). A change inside it may be noise; `--compare` tests "
+            "changes on the same lines."]
     out += ["", f"![confusion matrices]({chart.name})", "", "## Drafts", ""]
     drafts = report["drafts"]
     out += ["| metric | value |", "|---|---|"]
@@ -287,6 +394,13 @@ def write_report(report: dict[str, Any], path: Path, gates: list[str] | None = N
     out += ["", "## Cost and latency per item", "", "| metric | value |", "|---|---|"]
     out += [f"| {name} | {_num(value)} |" for name, value in report["cost"].items()]
     path.write_text("\n".join(out) + "\n", encoding="utf-8")
+
+
+def _kappa(metrics: dict[str, Any]) -> str:
+    """A kappa with its bootstrap interval, e.g. `0.665 [0.58, 0.74]`."""
+    interval = metrics.get("quadratic_kappa_ci95")
+    spread = f" [{interval[0]:.2f}, {interval[1]:.2f}]" if interval else ""
+    return _num(metrics.get("quadratic_kappa")) + spread
 
 
 def _num(value: float | None) -> str:

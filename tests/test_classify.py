@@ -37,6 +37,30 @@ def test_food_poisoning_is_critical_and_escalated(classifier, embeddings):
     assert any("food poisoning" in r.detail for r in result.reasons.severity)
 
 
+@pytest.mark.parametrize(("text", "language"), [
+    ("Three of us got really sick after the buffet.", "en"),
+    ("Vi blev alla sjuka efter middagen hos er.", "sv"),
+    ("Vi blev alle syge efter frokosten hos jer.", "da"),
+    ("Vi ble alle syke etter middagen hos dere.", "nb"),
+    ("Wir sind nach dem Essen bei Ihnen alle krank geworden.", "de"),
+])
+def test_a_whole_party_falling_ill_is_harm(classifier, embeddings, text, language):
+    """The harm cue must not need the words side by side ("blev syg"): groups write
+    "blev alle syge", and that is the rubric's illness, critical."""
+    result = classify(classifier, embeddings, text, language=language)
+    assert result.severity == "critical"
+    assert any(r.source == "text" and r.detail.endswith("→ critical")
+               for r in result.reasons.severity)
+
+
+@pytest.mark.parametrize("text", [
+    "I got sick of waiting for a reply.", "Servicen blev dårligere efter opdateringen."])
+def test_fed_up_or_worse_is_not_illness(classifier, embeddings, text):
+    result = classify(classifier, embeddings, text)
+    assert not any(r.source == "text" and r.detail.endswith("→ critical")
+                   for r in result.reasons.severity)
+
+
 def test_missing_cheese_is_a_low_quick_win(classifier, embeddings):
     result = classify(classifier, embeddings,
                       "Fick min sallad utan blåmögelost, lite tråkigt bara.")

@@ -3,7 +3,13 @@ import os
 import subprocess
 import sys
 
-from assistant.evals import check_gates, compare, label_metrics, quadratic_kappa
+from assistant.evals import (
+    check_gates,
+    compare,
+    kappa_interval,
+    label_metrics,
+    quadratic_kappa,
+)
 
 ORDER = ["low", "medium", "high", "critical"]
 
@@ -63,6 +69,12 @@ def test_eval_command_writes_the_product_format(tmp_path):
     assert report["cost"]["fallbacks"] == 0 and report["cost"]["latency_ms_p50"] > 0
     text = (tmp_path / "report.md").read_text()
     assert "Gates: all passed" in text and "![confusion matrices](report-confusion.png)" in text
+    assert "95% bootstrap interval" in text
+    second = report["items"][1]  # labels only, no text
+    assert set(second) == {"id", "language", "gold", "predicted"}
+    assert (second["id"], second["language"], second["gold"]) == ("b", "da",
+                                                                  {"severity": "critical"})
+    assert set(second["predicted"]) == {"severity"}
     assert (tmp_path / "report-confusion.png").read_bytes()[:4] == b"\x89PNG"
 
     old = tmp_path / "old.json"
@@ -84,6 +96,62 @@ def test_gates_and_compare_on_reports():
         "labels.severity.quadratic_kappa: 0.600 < 0.7"]
     slower = {**report, "cost": {"latency_ms_p50": 20.0}}
     assert compare(report, slower) == ["worse  cost.latency_ms_p50: 10.000 → 20.000 (+10.000)"]
+
+
+def _noisy_run(size: int, seed: int) -> tuple[list[str], list[str]]:
+    """Gold levels and predictions that are off by one level on about a third of the lines."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    gold = rng.integers(0, 4, size)
+    pred = np.clip(gold + rng.choice([-1, 0, 0, 0, 1], size), 0, 3)
+    return [ORDER[g] for g in gold], [ORDER[p] for p in pred]
+
+
+def test_kappa_interval_holds_the_estimate_and_narrows_with_more_lines():
+    gold, pred = _noisy_run(60, seed=1)
+    kappa = quadratic_kappa(gold, pred, ORDER)
+    low, high = kappa_interval(gold, pred, ORDER)
+    assert low < kappa < high
+    assert kappa_interval(gold, pred, ORDER) == [low, high]  # a fixed seed: stable reports
+    low4, high4 = kappa_interval(gold * 4, pred * 4, ORDER)
+    assert low < low4 < kappa < high4 < high
+    assert kappa_interval(gold[:1], pred[:1], ORDER) is None
+
+
+def _report(gold: list[str], pred: list[str]) -> dict:
+    items = [{"id": f"l{i}", "language": "da" if i % 3 else "sv", "gold": {"severity": g},
+              "predicted": {"severity": p}}
+             for i, (g, p) in enumerate(zip(gold, pred, strict=True))]
+    by_language = {language: {"severity": label_metrics(
+        [i["gold"]["severity"] for i in items if i["language"] == language],
+        [i["predicted"]["severity"] for i in items if i["language"] == language], ORDER)}
+        for language in ("da", "sv")}
+    return {"n": len(gold), "labels": {"severity": label_metrics(gold, pred, ORDER)},
+            "labels_by_language": by_language, "items": items}
+
+
+def test_compare_tells_a_real_change_from_noise_on_the_same_lines():
+    gold, pred = _noisy_run(150, seed=2)
+    before = _report(gold, pred)
+    one_fixed = list(pred)
+    one_fixed[next(i for i, (g, p) in enumerate(zip(gold, pred, strict=True)) if g != p)] = \
+        next(g for g, p in zip(gold, pred, strict=True) if g != p)
+    lines = compare(before, _report(gold, one_fixed))
+    overall = next(line for line in lines if line.startswith("better labels.severity.quadratic"))
+    assert "[within noise: paired 95% interval" in overall
+    assert "on 150 shared lines; 1 moved closer to gold, 0 further]" in overall
+
+    all_fixed = compare(before, _report(gold, gold))
+    overall = next(line for line in all_fixed
+                   if line.startswith("better labels.severity.quadratic_kappa"))
+    assert "[beyond noise:" in overall
+    danish = next(line for line in all_fixed
+                  if line.startswith("better labels_by_language.da.severity.quadratic_kappa"))
+    assert "on 100 shared lines;" in danish
+
+    without_items = {key: value for key, value in before.items() if key != "items"}
+    assert all("noise" not in line for line in compare(without_items, _report(gold, gold)))
 
 
 def test_as_of_pins_the_day_history_is_judged_on(tmp_path):
