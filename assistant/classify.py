@@ -116,12 +116,21 @@ class ExampleIndex:
 
 
 def find_cues(text: str, language: str, knowledge: Knowledge) -> list[CueHit]:
+    """Each cue's first phrase in the text that is not part of a longer phrase of another
+    cue: in "I will never order from you again" the "again" belongs to the leaving cue's
+    "never … again" and is no repeated failure."""
     cues = knowledge.cues.get(language) or knowledge.cues.get("en", [])
+    matches = [list(cue.regex.finditer(text)) for cue in cues]
+    spans = [(i, m.start(), m.end()) for i, found in enumerate(matches) for m in found]
     hits = []
-    for cue in cues:
-        match = cue.regex.search(text)
-        if match:
-            hits.append(CueHit(cue, match.group(0).strip()))
+    for i, (cue, found) in enumerate(zip(cues, matches, strict=True)):
+        for match in found:
+            inside = any(j != i and start <= match.start() and match.end() <= end
+                         and end - start > match.end() - match.start()
+                         for j, start, end in spans)
+            if not inside:
+                hits.append(CueHit(cue, match.group(0).strip()))
+                break
     return hits
 
 

@@ -136,13 +136,32 @@ def test_a_failure_the_text_calls_repeated_raises_severity_once(classifier, embe
     assert both.severity == result.severity
 
 
-@pytest.mark.parametrize("text", [
-    "Your staff were rude. Never again.",
-    "Personalen var otrevlig. Aldrig igen.",
-    "Das Personal war unhöflich. Nie wieder.",
+@pytest.mark.parametrize(("text", "language"), [
+    ("Your staff were rude. Never again.", "en"),
+    ("Personalen var otrevlig. Aldrig igen.", "sv"),
+    ("Das Personal war unhöflich. Nie wieder.", "de"),
+    ("Your staff were rude. I will never eat at your place again.", "en"),
+    ("Personalen var otrevlig, jag kommer aldrig att handla här igen.", "sv"),
+    ("Personalet var uhøfligt, jeg handler aldrig hos jer igen.", "da"),
+    ("Personalet var uhøflige, jeg handler aldri hos dere igjen.", "nb"),
+    ("Das Personal war unhöflich, ich bestelle nie mehr wieder bei Ihnen.", "de"),
 ])
-def test_never_again_is_leaving_not_a_repeat(classifier, embeddings, text):
-    assert not _raised_for_repeat(classify(classifier, embeddings, text))
+def test_never_again_is_leaving_not_a_repeat(classifier, embeddings, text, language):
+    """Words between "never" and "again" must not turn the again into a second failure."""
+    result = classify(classifier, embeddings, text, language=language)
+    assert not _raised_for_repeat(result)
+    assert result.severity in {"high", "critical"}
+    assert any(r.detail.endswith("→ high") and r.source == "text"
+               for r in result.reasons.severity)
+
+
+def test_a_phrase_inside_a_longer_cue_phrase_is_not_a_cue_of_its_own(knowledge):
+    flags = [hit.cue.flags for hit in find_cues(
+        "I will never order from you again.", "en", knowledge)]
+    assert flags == [["leaving"]]
+    both = find_cues("It broke again. I will never order from you again.", "en", knowledge)
+    assert {hit.phrase: hit.cue.flags for hit in both} == {
+        "never order from you again": ["leaving"], "again": ["repeat"]}
 
 
 class _MustNotEmbed:
