@@ -155,6 +155,35 @@ def test_never_again_is_leaving_not_a_repeat(classifier, embeddings, text, langu
                for r in result.reasons.severity)
 
 
+@pytest.mark.parametrize(("text", "language"), [
+    ("Chauffören vägrade ta med oss för att min son sitter i rullstol.", "sv"),
+    ("Chaufføren nægtede at tage os med, fordi min søn sidder i kørestol.", "da"),
+    ("Sjåføren nektet å ta oss med fordi sønnen min sitter i rullestol.", "nb"),
+    ("Der Fahrer hat uns abgewiesen, weil mein Sohn im Rollstuhl sitzt.", "de"),
+])
+def test_discrimination_is_critical_in_every_language(classifier, embeddings, text, language):
+    result = classify(classifier, embeddings, text, language=language)
+    assert (result.severity, result.category, result.route) == (
+        "critical", "service_behaviour", "escalate")
+
+
+@pytest.mark.parametrize(("text", "language", "flags"), [
+    ("Can you send me the receipt again?", "en", set()),
+    ("Kan ni skicka kvittot igen?", "sv", set()),
+    ("Kan I sende kvitteringen igen?", "da", set()),
+    ("Kan dere sende kvitteringen på nytt?", "nb", set()),
+    ("Können Sie mir die Rechnung noch einmal schicken?", "de", set()),
+    ("You sent me the wrong item again.", "en", {"repeat"}),
+])
+def test_send_it_again_is_a_quick_request_not_a_repeated_failure(
+        knowledge, text, language, flags):
+    """The "again" of a request to resend belongs to that request (a trivial fix); only a
+    failure that happened before is a repeat."""
+    hits = find_cues(text, language, knowledge)
+    assert {flag for hit in hits for flag in hit.cue.flags} == flags
+    assert ("trivial" in {hit.cue.effort for hit in hits}) == (not flags)
+
+
 def test_a_phrase_inside_a_longer_cue_phrase_is_not_a_cue_of_its_own(knowledge):
     flags = [hit.cue.flags for hit in find_cues(
         "I will never order from you again.", "en", knowledge)]
