@@ -354,6 +354,30 @@ class OfflineClassifier:
         return level
 
 
+def stricter(full: Classification, own_words: Classification) -> Classification:
+    """Two readings of one complaint (as sent, and without the sentences addressed to the
+    model) combined so that the attacker's words can never soften the labels: the higher
+    severity and effort, the lower recovery potential, each with the reasons behind it."""
+    severity = max(full, own_words, key=lambda c: _SEVERITY.index(c.severity))
+    effort = max(full, own_words, key=lambda c: _EFFORT.index(c.effort))
+    potential = min(full, own_words, key=lambda c: _POTENTIAL.index(c.recovery_potential))
+    reasons = full.reasons.model_copy(update={
+        "severity": severity.reasons.severity, "effort": effort.reasons.effort,
+        "recovery_potential": potential.reasons.recovery_potential, "route": []})
+    if own_words in (severity, effort, potential):
+        reasons.route.append(Reason(source="rule", detail=(
+            "labels also read without the sentences addressed to the model; "
+            "the stricter reading kept")))
+    route = decide_route(severity.severity, effort.effort, potential.recovery_potential,
+                         reasons)
+    return full.model_copy(update={
+        "severity": severity.severity, "effort": effort.effort,
+        "recovery_potential": potential.recovery_potential, "route": route,
+        "reasons": reasons,
+        "history_used": list(dict.fromkeys([*full.history_used, *own_words.history_used])),
+    })
+
+
 def decide_route(severity: str, effort: str, potential: str, reasons: Reasons) -> Route:
     if severity == "critical" or (severity == "high" and effort == "high"):
         reasons.route.append(Reason(source="rule", detail=f"severity {severity}, effort {effort}"))

@@ -58,6 +58,18 @@ def injection_signs(text: str, pattern: re.Pattern[str]) -> list[str]:
     return list(dict.fromkeys(signs))
 
 
+_SENTENCE = re.compile(r"[^.!?\n]+[.!?]*")
+
+
+def without_instructions(text: str, pattern: re.Pattern[str]) -> str | None:
+    """The complaint without its sentences that read like instructions to the model, so
+    that the offline engine can read the customer's own words; None when no sentence does
+    (or nothing else is left)."""
+    sentences = [s.strip() for s in _SENTENCE.findall(text) if s.strip()]
+    kept = [s for s in sentences if not injection_signs(s, pattern)]
+    return " ".join(kept) if kept and len(kept) < len(sentences) else None
+
+
 def warnings_for(text: str, recall: Recall | None, pattern: re.Pattern[str]) -> list[str]:
     """The reviewer's warnings: signs in the complaint and in the history items recalled."""
     found = [f"the complaint reads like instructions to the model: {sign}"

@@ -11,11 +11,12 @@ from typing import TypeVar
 
 import numpy as np
 
-from .classify import ExampleIndex, OfflineClassifier
+from .classify import ExampleIndex, OfflineClassifier, stricter
 from .draft import compose, require_draft_language
 from .embeddings import make_embeddings
 from .errors import InvalidInput
 from .history import HistoryStore, open_chroma_client
+from .injection import without_instructions
 from .keys import KeyStore
 from .knowledge import load_knowledge
 from .language import warm_up
@@ -105,6 +106,11 @@ class Assistant:
         offline = self.classifier.classify(
             complaint.text, vector, self._today(), language=complaint.language, recall=recall
         )
+        own_words = without_instructions(complaint.text, self.knowledge.injection)
+        if own_words is not None:
+            offline = stricter(offline, self.classifier.classify(
+                own_words, self.embed([own_words])[0], self._today(),
+                language=complaint.language or offline.language, recall=recall))
         if self.llm is None or offline_only:
             return offline, recall
         return self.llm_classification(complaint, offline, recall, self.llm), recall
