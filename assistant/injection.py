@@ -65,6 +65,8 @@ def without_instructions(text: str, pattern: re.Pattern[str]) -> str | None:
     """The complaint without its sentences that read like instructions to the model, so
     that the offline engine can read the customer's own words; None when no sentence does
     (or nothing else is left)."""
+    if not injection_signs(text, pattern):  # the usual case: one check, not one a sentence
+        return None
     sentences = [s.strip() for s in _SENTENCE.findall(text) if s.strip()]
     kept = [s for s in sentences if not injection_signs(s, pattern)]
     return " ".join(kept) if kept and len(kept) < len(sentences) else None
