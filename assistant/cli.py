@@ -273,6 +273,11 @@ def eval_(
         extra = f", qwk {kappa:.3f}" if kappa is not None else ""
         extra += f" [{interval[0]:.2f}, {interval[1]:.2f}]" if interval else ""
         typer.echo(f"{label}: accuracy {metrics['accuracy']:.3f}{extra} (n={metrics['n']})")
+    for label, against in report.get("human_agreement", {}).items():
+        if against["ratio"] is not None:
+            typer.echo(f"{label}: engine kappa {against['engine_kappa']:.3f} = "
+                       f"{against['ratio']:.2f} × the annotators' {against['annotators_kappa']:.3f}"
+                       f" (n={against['n']}; per language in the JSON and report)")
     if old is not None:
         typer.echo(f"compared with {compare_path}:")
         for line in compare(old, report) or ["no metric changed"]:

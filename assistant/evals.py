@@ -12,11 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from .errors import AssistantError, InvalidInput
-from .learned import quadratic_kappa as agreement
-from .models import ORDINAL_LABELS, Draft, DraftRequest, HistoryItemIn, Usage
+from .learned import kappa as agreement
+from .models import ORDINAL_LABELS, Category, Draft, DraftRequest, HistoryItemIn, Usage
 from .service import Assistant
 from .style import word_count
 
@@ -41,6 +41,27 @@ class EvalLine(BaseModel):
     history: list[EvalHistoryItem] = Field(default_factory=list)
     labels: dict[str, str] = Field(default_factory=dict)
     expect: EvalExpect | None = None
+    # Each annotator's own label behind a consensus label, for `human_agreement` (optional).
+    annotators: dict[str, list[str]] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _known_labels(self) -> EvalLine:
+        """An unknown label or value is a mistake in the file, said with what is allowed."""
+        given = [(label, value) for label, value in self.labels.items()]
+        given += [(label, value) for label, values in self.annotators.items()
+                  for value in values]
+        for label, value in given:
+            if label not in LABELS:
+                raise ValueError(f"unknown label {label!r}; labels are {', '.join(LABELS)}")
+            if value not in label_values(label):
+                raise ValueError(f"{label} {value!r} is not one of "
+                                 f"{', '.join(label_values(label))}")
+        return self
+
+
+def label_values(label: str) -> list[str]:
+    """A label's values: in order for the ordinal labels, the categories otherwise."""
+    return ORDINAL_LABELS.get(label) or [c.value for c in Category]
 
 
 def read_eval_file(path: Path) -> list[EvalLine]:
@@ -198,6 +219,7 @@ def run_eval(assistant: Assistant, lines: list[EvalLine]) -> dict[str, Any]:
 
     n = max(1, len(lines))
     latencies.sort()
+    against_people = human_agreement(lines, items)
     return {
         "n": len(lines),
         "engine": assistant.engine,
@@ -228,8 +250,56 @@ def run_eval(assistant: Assistant, lines: list[EvalLine]) -> dict[str, Any]:
             if latencies else None,
             "fallbacks": fallbacks,
         },
+        **({"human_agreement": against_people} if against_people else {}),
         "items": items,
     }
+
+
+def human_agreement(lines: list[EvalLine], items: list[dict[str, Any]]) -> dict[str, Any]:
+    """On the lines that carry each annotator's label: how well the annotators agree with
+    each other (mean pairwise kappa), how well the engine agrees with their consensus, and
+    the ratio of the two, which is how targets like "0.85 × the annotators" are stated.
+    Overall and per language: a language's own annotator agreement is its fair bar.
+    Quadratic kappa for ordinal labels, plain Cohen's kappa for the category."""
+    predicted = {item["id"]: item for item in items}
+    result: dict[str, Any] = {}
+    for label in LABELS:
+        rated = [(line, predicted[line.id]) for line in lines
+                 if len(line.annotators.get(label, [])) >= 2
+                 and label in predicted[line.id]["predicted"]]
+        if not rated:
+            continue
+        by_language: dict[str, list[tuple[EvalLine, dict[str, Any]]]] = {}
+        for line, item in rated:
+            by_language.setdefault(item["language"], []).append((line, item))
+        result[label] = {**_agreement_on(label, rated), "by_language": {
+            language: _agreement_on(label, group)
+            for language, group in sorted(by_language.items())}}
+    return result
+
+
+def _agreement_on(label: str, rated: list[tuple[EvalLine, dict[str, Any]]]) -> dict[str, Any]:
+    values = label_values(label)
+    quadratic = label in ORDINAL_LABELS
+
+    def score(first: list[str], second: list[str]) -> float:
+        return agreement(np.array([values.index(v) for v in first]),
+                         np.array([values.index(v) for v in second]), len(values), quadratic)
+
+    raters = max(len(line.annotators[label]) for line, _ in rated)
+    pairwise = []
+    for a in range(raters):
+        for b in range(a + 1, raters):
+            both = [line.annotators[label] for line, _ in rated
+                    if len(line.annotators[label]) > b]
+            if len(both) >= 2:
+                pairwise.append(score([x[a] for x in both], [x[b] for x in both]))
+    people = sum(pairwise) / len(pairwise) if pairwise else None
+    engine = score([item["gold"][label] for _, item in rated],
+                   [item["predicted"][label] for _, item in rated])
+    return {"n": len(rated), "annotators": raters, "annotators_kappa": people,
+            "engine_kappa": engine,
+            "ratio": engine / people if people and people > 0 else None}
 
 
 def _load_history(assistant: Assistant, line: EvalLine) -> str | None:
@@ -383,6 +453,7 @@ def write_report(report: dict[str, Any], path: Path, gates: list[str] | None = N
     out += ["", "In brackets: the 95% bootstrap interval of each kappa over these lines "
             f"({RESAMPLES} resamples). A change inside it may be noise; `--compare` tests "
             "changes on the same lines."]
+    out += _agreement_section(report.get("human_agreement", {}))
     out += ["", f"![confusion matrices]({chart.name})", "", "## Drafts", ""]
     drafts = report["drafts"]
     out += ["| metric | value |", "|---|---|"]
@@ -394,6 +465,23 @@ def write_report(report: dict[str, Any], path: Path, gates: list[str] | None = N
     out += ["", "## Cost and latency per item", "", "| metric | value |", "|---|---|"]
     out += [f"| {name} | {_num(value)} |" for name, value in report["cost"].items()]
     path.write_text("\n".join(out) + "\n", encoding="utf-8")
+
+
+def _agreement_section(against_people: dict[str, Any]) -> list[str]:
+    if not against_people:
+        return []
+    out = ["", "## Against the annotators", "",
+           "The engine's kappa with the consensus label beside the annotators' mean pairwise "
+           "kappa on the same lines (quadratic for ordinal labels, Cohen's for category). A "
+           "target such as \"0.85 × the annotators\" reads off the last column.", "",
+           "| label | language | n | annotators | engine | engine ÷ annotators |",
+           "|---|---|---|---|---|---|"]
+    for label, m in against_people.items():
+        rows = [("all", m), *m["by_language"].items()]
+        out += [f"| {label} | {language} | {row['n']} | {_num(row['annotators_kappa'])} | "
+                f"{_num(row['engine_kappa'])} | {_num(row['ratio'])} |"
+                for language, row in rows]
+    return out
 
 
 def _kappa(metrics: dict[str, Any]) -> str:

@@ -122,12 +122,14 @@ def _neighbours_out_of_fold(vectors: np.ndarray, y: np.ndarray,
     return voted
 
 
-def quadratic_kappa(gold: np.ndarray, predicted: np.ndarray, levels: int) -> float:
-    """Weighted kappa of two arrays of levels 0 … levels-1 (1.0 when both are one constant)."""
+def kappa(gold: np.ndarray, predicted: np.ndarray, levels: int, quadratic: bool = True) -> float:
+    """Cohen's kappa of two arrays of levels 0 … levels-1, quadratically weighted for ordinal
+    labels, unweighted for a category (1.0 when both are one constant)."""
     observed = np.zeros((levels, levels))
     np.add.at(observed, (gold, predicted), 1.0)
     grid = np.arange(levels)
-    weights = (grid[:, None] - grid[None, :]) ** 2 / (levels - 1) ** 2
+    weights = ((grid[:, None] - grid[None, :]) ** 2 / max(1, levels - 1) ** 2 if quadratic
+               else (grid[:, None] != grid[None, :]).astype(float))
     expected = np.outer(observed.sum(1), observed.sum(0)) / observed.sum()
     disagreement = float((weights * expected).sum())
     return 1.0 - float((weights * observed).sum()) / disagreement if disagreement else 1.0
@@ -137,14 +139,14 @@ def _cut_points(predicted: np.ndarray, y: np.ndarray, levels: int) -> list[float
     """Cut points between levels that maximise kappa on out-of-fold predictions, by
     coordinate ascent from the plain rounding cuts (.5, 1.5, …)."""
     cuts = [i + 0.5 for i in range(levels - 1)]
-    best = quadratic_kappa(y, np.searchsorted(cuts, predicted), levels)
+    best = kappa(y, np.searchsorted(cuts, predicted), levels)
     for _ in range(3):
         for i in range(levels - 1):
             low = cuts[i - 1] if i else -1.0
             high = cuts[i + 1] if i < levels - 2 else float(levels)
             for candidate in np.linspace(low + 0.01, high - 0.01, _CUT_STEPS):
                 trial = [*cuts[:i], float(candidate), *cuts[i + 1:]]
-                score = quadratic_kappa(y, np.searchsorted(trial, predicted), levels)
+                score = kappa(y, np.searchsorted(trial, predicted), levels)
                 if score > best:
                     best, cuts = score, trial
     return cuts
@@ -179,7 +181,7 @@ class LevelModel:
             for mix in _MIXES:
                 mixed = mix * by_lambda[lam] + (1 - mix) * voted
                 cuts = _cut_points(mixed, y, len(order))
-                fits[mix] = (quadratic_kappa(y, np.searchsorted(cuts, mixed), len(order)), cuts)
+                fits[mix] = (kappa(y, np.searchsorted(cuts, mixed), len(order)), cuts)
             mix = max(fits, key=lambda key: fits[key][0])
             self.lambdas[label], self.mixes[label], self.cuts[label] = lam, mix, fits[mix][1]
             self.weights[label] = _fit(x, y.astype(float), lam)

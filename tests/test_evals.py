@@ -3,12 +3,18 @@ import os
 import subprocess
 import sys
 
+import pytest
+
+from assistant.errors import InvalidInput
 from assistant.evals import (
+    EvalLine,
     check_gates,
     compare,
+    human_agreement,
     kappa_interval,
     label_metrics,
     quadratic_kappa,
+    read_eval_file,
 )
 
 ORDER = ["low", "medium", "high", "critical"]
@@ -41,7 +47,11 @@ def test_eval_command_writes_the_product_format(tmp_path):
                     "recovery_potential": "high"},
          "expect": {"gesture_mentions_any": ["smoothie"], "must_not_mention": ["wine"]}},
         {"id": "b", "text": "Vi blev alle syge efter frokosten hos jer.", "language": "da",
-         "labels": {"severity": "critical"}},
+         "labels": {"severity": "critical"},
+         "annotators": {"severity": ["critical", "high", "critical"]}},
+        {"id": "c", "text": "Paketet kom tre dagar för sent.", "language": "sv",
+         "labels": {"severity": "medium"},
+         "annotators": {"severity": ["medium", "medium", "low"]}},
     ]))
     out = tmp_path / "out.json"
     gates = tmp_path / "gates.toml"
@@ -60,16 +70,21 @@ def test_eval_command_writes_the_product_format(tmp_path):
     r = run("--report", str(tmp_path / "report.md"))
     assert r.returncode == 0, r.stderr
     report = json.loads(out.read_text())
-    assert report["n"] == 2 and report["engine"] == "offline"
-    assert report["labels"]["severity"]["n"] == 2
+    assert report["n"] == 3 and report["engine"] == "offline"
+    assert report["labels"]["severity"]["n"] == 3
     assert report["drafts"]["gesture_mentions_any"] == 1.0
     assert report["drafts"]["must_not_mention"] == 1.0
     assert report["drafts"]["language_match"] == 1.0
-    assert set(report["labels_by_language"]) == {"en", "da"}
+    assert set(report["labels_by_language"]) == {"en", "da", "sv"}
+    against = report["human_agreement"]
+    assert set(against) == {"severity"} and against["severity"]["n"] == 2
+    assert set(against["severity"]["by_language"]) == {"da", "sv"}
+    assert "severity: engine kappa" in r.stdout
     assert report["cost"]["fallbacks"] == 0 and report["cost"]["latency_ms_p50"] > 0
     text = (tmp_path / "report.md").read_text()
     assert "Gates: all passed" in text and "![confusion matrices](report-confusion.png)" in text
     assert "95% bootstrap interval" in text
+    assert "## Against the annotators" in text and "| severity | sv | 1 |" in text
     second = report["items"][1]  # labels only, no text
     assert set(second) == {"id", "language", "gold", "predicted"}
     assert (second["id"], second["language"], second["gold"]) == ("b", "da",
@@ -186,3 +201,61 @@ def test_as_of_pins_the_day_history_is_judged_on(tmp_path):
     assert gesture_rate("2027-11-23") == 1.0  # a year on, the cooldown is over
     r = run("--as-of", "23/11/2026")
     assert r.returncode == 2 and "--as-of" in r.stderr
+
+
+def _rated(id_: str, language: str, people: list[str], gold: str, predicted: str,
+           label: str = "severity") -> tuple[EvalLine, dict]:
+    line = EvalLine(id=id_, text="-", language=language, labels={label: gold},
+                    annotators={label: people})
+    return line, {"id": id_, "language": language, "gold": {label: gold},
+                  "predicted": {label: predicted}}
+
+
+def test_human_agreement_puts_the_engine_beside_the_annotators():
+    rated = [
+        _rated("1", "da", ["low", "low", "low"], "low", "low"),
+        _rated("2", "da", ["high", "high", "medium"], "high", "medium"),
+        _rated("3", "sv", ["medium", "medium", "medium"], "medium", "medium"),
+        _rated("4", "sv", ["critical", "critical", "critical"], "critical", "low"),
+    ]
+    unrated = (EvalLine(id="5", text="-", language="sv", labels={"severity": "low"}),
+               {"id": "5", "language": "sv", "gold": {"severity": "low"},
+                "predicted": {"severity": "critical"}})
+    lines, items = zip(*rated, unrated, strict=True)
+    result = human_agreement(list(lines), list(items))["severity"]
+    assert (result["n"], result["annotators"]) == (4, 3)  # the unrated line is left out
+    gold = ["low", "high", "medium", "critical"]
+    people = [quadratic_kappa(gold, ["low", "high", "medium", "critical"], ORDER),
+              quadratic_kappa(gold, ["low", "medium", "medium", "critical"], ORDER),
+              quadratic_kappa(gold, ["low", "medium", "medium", "critical"], ORDER)]
+    assert result["annotators_kappa"] == pytest.approx(sum(people) / 3)
+    engine = quadratic_kappa(gold, ["low", "medium", "medium", "low"], ORDER)
+    assert result["engine_kappa"] == pytest.approx(engine)
+    assert result["ratio"] == pytest.approx(engine / result["annotators_kappa"])
+    assert result["by_language"]["sv"]["n"] == 2
+    assert result["by_language"]["sv"]["annotators_kappa"] == 1.0
+
+
+def test_category_agreement_is_unweighted():
+    """A category is nominal: billing vs delivery is as wrong as billing vs other."""
+    rated = [_rated(str(i), "en", [gold, gold], gold, predicted, label="category")
+             for i, (gold, predicted) in enumerate([("billing", "billing"), ("delivery", "other"),
+                                                    ("other", "delivery"), ("billing", "billing")])]
+    lines, items = zip(*rated, strict=True)
+    result = human_agreement(list(lines), list(items))["category"]
+    assert result["annotators_kappa"] == 1.0
+    # observed agreement .5; chance: billing 2/4 * 2/4 + delivery 1/4 * 1/4 + other 1/4 * 1/4
+    assert result["engine_kappa"] == pytest.approx((0.5 - 0.375) / (1 - 0.375))
+
+
+@pytest.mark.parametrize(("line", "message"), [
+    ({"labels": {"severity": "huge"}}, "severity 'huge' is not one of low, medium, high"),
+    ({"labels": {"mood": "low"}}, "unknown label 'mood'"),
+    ({"annotators": {"category": ["billing", "money"]}}, "category 'money' is not one of"),
+])
+def test_an_unknown_label_is_a_clear_error_with_its_line(tmp_path, line, message):
+    data = tmp_path / "set.jsonl"
+    data.write_text(json.dumps({"id": "ok", "text": "-"}) + "\n"
+                    + json.dumps({"id": "x", "text": "-", **line}) + "\n")
+    with pytest.raises(InvalidInput, match=f"set.jsonl:2: .*{message}"):
+        read_eval_file(data)
