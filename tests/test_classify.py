@@ -184,6 +184,37 @@ def test_send_it_again_is_a_quick_request_not_a_repeated_failure(
     assert ("trivial" in {hit.cue.effort for hit in hits}) == (not flags)
 
 
+@pytest.mark.parametrize(("text", "language"), [
+    ("We have had no internet for two weeks now.", "en"),
+    ("Vi har varit utan internet i två veckor.", "sv"),
+    ("Tre uger uden internet, og ingen svarer.", "da"),
+    ("Vi har vært uten strøm i tre dager.", "nb"),
+    ("Wir sind seit zwei Wochen ohne Internet.", "de"),
+])
+def test_a_service_down_for_days_reads_as_a_high_outage(knowledge, text, language):
+    """The rubric's "core service unusable": days without the service, not a short outage."""
+    hits = find_cues(text, language, knowledge)
+    assert ("high", "outage_or_bug") in {(hit.cue.severity, hit.cue.category) for hit in hits}
+
+
+@pytest.mark.parametrize(("text", "language"), [
+    ("Over and over the app logs me out.", "en"),
+    ("Gång på gång samma fel med leveransen.", "sv"),
+    ("Gang på gang kommer pakken for sent.", "da"),
+    ("Gang på gang blir pakken forsinket.", "nb"),
+    ("Die App stürzt x-mal am Tag ab.", "de"),
+    ("Der Zug fällt schon wieder aus.", "de"),
+])
+def test_over_and_over_is_a_repeated_failure(knowledge, text, language):
+    assert "repeat" in {flag for hit in find_cues(text, language, knowledge)
+                        for flag in hit.cue.flags}
+
+
+def test_a_cancelled_train_is_a_medium_failure_in_german(knowledge):
+    hits = find_cues("Zug fällt heute ersatzlos aus.", "de", knowledge)
+    assert {hit.cue.severity for hit in hits} == {"medium"}
+
+
 def test_a_phrase_inside_a_longer_cue_phrase_is_not_a_cue_of_its_own(knowledge):
     flags = [hit.cue.flags for hit in find_cues(
         "I will never order from you again.", "en", knowledge)]
