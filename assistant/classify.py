@@ -364,10 +364,13 @@ def stricter(full: Classification, own_words: Classification) -> Classification:
     reasons = full.reasons.model_copy(update={
         "severity": severity.reasons.severity, "effort": effort.reasons.effort,
         "recovery_potential": potential.reasons.recovery_potential, "route": []})
-    if own_words in (severity, effort, potential):
-        reasons.route.append(Reason(source="rule", detail=(
-            "labels also read without the sentences addressed to the model; "
-            "the stricter reading kept")))
+    stricter_alone = [name for name, chosen in (
+        ("severity", severity), ("effort", effort), ("recovery potential", potential))
+        if chosen is own_words]
+    reasons.route.append(Reason(source="rule", detail=(
+        "labels also read without the sentences addressed to the model; " + (
+            f"that stricter reading kept for {', '.join(stricter_alone)}" if stricter_alone
+            else "no label was stricter that way"))))
     route = decide_route(severity.severity, effort.effort, potential.recovery_potential,
                          reasons)
     return full.model_copy(update={
