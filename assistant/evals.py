@@ -41,13 +41,14 @@ class EvalLine(BaseModel):
     history: list[EvalHistoryItem] = Field(default_factory=list)
     labels: dict[str, str] = Field(default_factory=dict)
     expect: EvalExpect | None = None
-    # Each annotator's own label behind a consensus label, for `human_agreement` (optional).
+    # Each annotator's own label behind a consensus label, in the same annotator order on
+    # every line, for `human_agreement` (optional).
     annotators: dict[str, list[str]] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _known_labels(self) -> EvalLine:
         """An unknown label or value is a mistake in the file, said with what is allowed."""
-        given = [(label, value) for label, value in self.labels.items()]
+        given = list(self.labels.items())
         given += [(label, value) for label, values in self.annotators.items()
                   for value in values]
         for label, value in given:
@@ -299,7 +300,7 @@ def _agreement_on(label: str, rated: list[tuple[EvalLine, dict[str, Any]]]) -> d
                    [item["predicted"][label] for _, item in rated])
     return {"n": len(rated), "annotators": raters, "annotators_kappa": people,
             "engine_kappa": engine,
-            "ratio": engine / people if people and people > 0 else None}
+            "ratio": engine / people if people is not None and people > 0 else None}
 
 
 def _load_history(assistant: Assistant, line: EvalLine) -> str | None:
