@@ -1,5 +1,6 @@
-"""The offline classifier: rubric rules over phrase cues, nearest labelled examples, and the
-customer's history. Deterministic, and every label carries the reasons that drove it."""
+"""The offline engine's labels: a model trained on our labelled examples (ridge over the e5
+vector, the phrase cues and the text's shape, mixed with the nearest examples' vote) proposes;
+the rubric (`rubric.py`) disposes. Deterministic, and every label carries its reasons."""
 
 from __future__ import annotations
 
@@ -8,39 +9,31 @@ import math
 import os
 import tempfile
 from dataclasses import dataclass
-from datetime import date
 from pathlib import Path
 
 import numpy as np
 
+from .cues import CueHit, find_cues, flags_of
 from .embeddings import QueryPassageEmbeddings
-from .injection import warnings_for
-from .knowledge import Cue, Example, Knowledge
-from .language import detect
+from .knowledge import Example, Knowledge
 from .learned import NEIGHBOURS, LevelModel, Signals, TextShape, neighbour_weights
 from .models import (
     ORDINAL_LABELS,
     Category,
-    Classification,
     Effort,
     Reason,
     Reasons,
-    Recall,
     RecoveryPotential,
-    Route,
     Severity,
 )
+from .rubric import Proposal
+from .understand import Reading
 
 ENGINE = "offline"
+MODEL = "rules+ridge+knn-e5"
 _SEVERITY = ORDINAL_LABELS["severity"]
 _EFFORT = ORDINAL_LABELS["effort"]
 _POTENTIAL = ORDINAL_LABELS["recovery_potential"]
-
-
-@dataclass(frozen=True)
-class CueHit:
-    cue: Cue
-    phrase: str
 
 
 @dataclass(frozen=True)
@@ -115,25 +108,6 @@ class ExampleIndex:
         return Neighbours(top, votes)
 
 
-def find_cues(text: str, language: str, knowledge: Knowledge) -> list[CueHit]:
-    """Each cue's first phrase in the text that is not part of a longer phrase of another
-    cue: in "I will never order from you again" the "again" belongs to the leaving cue's
-    "never … again" and is no repeated failure."""
-    cues = knowledge.cues.get(language) or knowledge.cues.get("en", [])
-    matches = [list(cue.regex.finditer(text)) for cue in cues]
-    spans = [(i, m.start(), m.end()) for i, found in enumerate(matches) for m in found]
-    hits = []
-    for i, (cue, found) in enumerate(zip(cues, matches, strict=True)):
-        for match in found:
-            inside = any(j != i and start <= match.start() and match.end() <= end
-                         and end - start > match.end() - match.start()
-                         for j, start, end in spans)
-            if not inside:
-                hits.append(CueHit(cue, match.group(0).strip()))
-                break
-    return hits
-
-
 def signals(text: str, hits: list[CueHit]) -> Signals:
     severities = [_SEVERITY.index(h.cue.severity) for h in hits if h.cue.severity]
     efforts = [_EFFORT.index(h.cue.effort) for h in hits if h.cue.effort]
@@ -147,6 +121,10 @@ def _rounded(order: list[str], value: float) -> int:
 
 
 class OfflineClassifier:
+    """Proposes labels from what the trained model, the nearest examples and the cues read."""
+
+    model = MODEL
+
     def __init__(self, knowledge: Knowledge, index: ExampleIndex) -> None:
         self.knowledge = knowledge
         self.index = index
@@ -158,56 +136,31 @@ class OfflineClassifier:
                                       [e.id for e in index.examples])
         self.levels = _FITTED[key]
 
-    @property
-    def model(self) -> str:
-        return "rules+ridge+knn-e5"
-
-    def classify(
-        self,
-        text: str,
-        vector: np.ndarray,
-        today: date,
-        language: str | None = None,
-        recall: Recall | None = None,
-    ) -> Classification:
+    def propose(self, reading: Reading, vector: np.ndarray) -> tuple[Proposal, float]:
+        """The engine's proposal and its confidence: how much the two kinds of evidence (cues,
+        nearest examples) agree on its severity, effort and category, 0..1."""
         reasons = Reasons()
-        if language:
-            reasons.language.append(Reason(source="input", detail=f"given as {language!r}"))
-        else:
-            found = detect(text)
-            language = found.code
-            reasons.language.append(
-                Reason(source="text", detail=f"detected {language} ({found.confidence:.2f})")
-            )
-        hits = find_cues(text, language, self.knowledge)
-        flags = {flag for hit in hits for flag in hit.cue.flags}
+        hits = reading.hits
         neighbours = self.index.neighbours(vector)
-        predicted = self.levels.predict(vector, signals(text, hits)) if self.levels.weights else {}
-        history_used: list[str] = []
-
+        predicted = (self.levels.predict(vector, signals(reading.text, hits))
+                     if self.levels.weights else {})
         category = self._category(hits, neighbours, reasons)
-        severity = self._severity(hits, flags, predicted, neighbours, recall, reasons,
-                                  history_used)
-        effort = self._effort(flags, severity, predicted, neighbours, reasons)
-        potential = self._potential(flags, severity, predicted, neighbours, recall, reasons,
-                                    history_used)
-        route = decide_route(severity, effort, potential, reasons)
-        confidence = _confidence(hits, neighbours, severity, effort, category)
-        return Classification(
-            severity=Severity(severity),
-            effort=Effort(effort),
-            recovery_potential=RecoveryPotential(potential),
-            category=category,
-            language=language,
-            route=route,
-            confidence=confidence,
-            reasons=reasons,
-            history_used=history_used,
-            engine=ENGINE,
-            model=self.model,
-            prompt_version=self.knowledge.version,
-            warnings=warnings_for(text, recall, self.knowledge.injection),
-        )
+        severity = self._learned("severity", _SEVERITY, predicted, neighbours, reasons.severity)
+        for hit in hits:
+            if hit.cue.severity:
+                reasons.severity.append(Reason(
+                    source="text", detail=f'"{hit.phrase}" → {hit.cue.severity.value}'))
+        effort = self._learned("effort", _EFFORT, predicted, neighbours, reasons.effort)
+        if "recovery_potential" in predicted:
+            potential = self._learned("recovery_potential", _POTENTIAL, predicted, neighbours,
+                                      reasons.recovery_potential)
+        else:
+            potential = _potential_from_cues(flags_of(hits), reasons.recovery_potential)
+        proposal = Proposal(
+            severity=Severity(_SEVERITY[severity]), effort=Effort(_EFFORT[effort]),
+            recovery_potential=RecoveryPotential(_POTENTIAL[max(0, potential)]),
+            category=category, reasons=reasons)
+        return proposal, _confidence(hits, neighbours, proposal)
 
     def _category(self, hits: list[CueHit], nb: Neighbours, reasons: Reasons) -> Category:
         scores: dict[str, float] = {}
@@ -244,154 +197,17 @@ class OfflineClassifier:
         _explain_neighbours(nb, label, into)
         return _rounded(order, expected)
 
-    def _severity(
-        self,
-        hits: list[CueHit],
-        flags: set[str],
-        predicted: dict[str, float],
-        nb: Neighbours,
-        recall: Recall | None,
-        reasons: Reasons,
-        history_used: list[str],
-    ) -> str:
-        level = self._learned("severity", _SEVERITY, predicted, nb, reasons.severity)
-        for hit in hits:
-            if hit.cue.severity:
-                reasons.severity.append(Reason(
-                    source="text", detail=f'"{hit.phrase}" → {hit.cue.severity.value}'))
-        # The rubric's hard lines: harm, legal exposure and a public complaint are critical,
-        # a customer who says they are leaving is at least high.
-        floors = [h for h in hits if h.cue.severity == "critical"
-                  and set(h.cue.flags) & {"harm", "legal", "public"}]
-        if floors and level < 3:
-            level = 3
-            reasons.severity.append(Reason(
-                source="rule", detail=f'"{floors[0].phrase}": harm, legal or public → critical'))
-        if "leaving" in flags and level < 2:
-            level = 2
-            reasons.severity.append(Reason(source="rule", detail="says they will leave → high"))
 
-        # A repeated failure, said in the text or shown by the history, raises severity one
-        # level (once), at most to high.
-        failures = recall.facts.earlier_failures if recall else []
-        if len(failures) >= 2:
-            for item in failures:
-                history_used.append(item.id)
-                reasons.severity.append(Reason(
-                    source="history", history_id=item.id,
-                    detail=f"earlier failure on {item.at.isoformat()}: {item.text[:80]}",
-                ))
-        repeated = "two or more earlier failures" if len(failures) >= 2 else (
-            "the customer says it happened before" if "repeat" in flags else "")
-        if repeated and level < 2:
-            level += 1
-            reasons.severity.append(Reason(
-                source="rule", detail=f"{repeated}: a repeated failure raises severity one level"))
-        return _SEVERITY[level]
-
-    def _effort(
-        self,
-        flags: set[str],
-        severity: str,
-        predicted: dict[str, float],
-        nb: Neighbours,
-        reasons: Reasons,
-    ) -> str:
-        level = self._learned("effort", _EFFORT, predicted, nb, reasons.effort)
-        if severity == "critical" and "harm" in flags and level < 3:
-            level = 3
-            reasons.effort.append(
-                Reason(source="rule", detail="harm done cannot be fully made good")
-            )
-        return _EFFORT[level]
-
-    def _potential(
-        self,
-        flags: set[str],
-        severity: str,
-        predicted: dict[str, float],
-        nb: Neighbours,
-        recall: Recall | None,
-        reasons: Reasons,
-        history_used: list[str],
-    ) -> str:
-        """The trained model reads the text (earlier trouble, a broken promise, the tone); the
-        rubric's conditions the text alone cannot show, or that are hard lines, are rules.
-        Cross-validated on the examples, this beats the rules alone (kappa .75 against .64)."""
-        into = reasons.recovery_potential
-        if "recovery_potential" in predicted:
-            level = self._learned("recovery_potential", _POTENTIAL, predicted, nb, into)
-        else:
-            level = self._potential_from_cues(flags, into)
-        failures = recall.facts.earlier_failures if recall else []
-        if failures:
-            level -= 1
-            for item in failures:
-                if item.id not in history_used:
-                    history_used.append(item.id)
-            into.append(Reason(
-                source="history", history_id=failures[0].id,
-                detail=f"{len(failures)} earlier failure(s) in the history window: one level down",
-            ))
-        if severity == "high" and level > 1:
-            level = 1
-            into.append(Reason(source="rule", detail="severity is high → at most medium"))
-        if severity == "critical" and level > 0:
-            level = 0
-            into.append(Reason(source="rule", detail="severity is critical → low"))
-        return _POTENTIAL[max(0, level)]
-
-    @staticmethod
-    def _potential_from_cues(flags: set[str], into: list[Reason]) -> int:
-        """Without a trained model: high, one level down per condition the cues show."""
-        level = 2
-        if "repeat" in flags:
-            level -= 1
-            into.append(Reason(source="text", detail="says this happened before"))
-        if "negligence" in flags:
-            level -= 1
-            into.append(Reason(source="text", detail="believes it was preventable"))
-        return level
-
-
-def stricter(full: Classification, own_words: Classification) -> Classification:
-    """Two readings of one complaint (as sent, and without the sentences addressed to the
-    model) combined so that the attacker's words can never soften the labels: the higher
-    severity and effort, the lower recovery potential, each with the reasons behind it."""
-    severity = max(full, own_words, key=lambda c: _SEVERITY.index(c.severity))
-    effort = max(full, own_words, key=lambda c: _EFFORT.index(c.effort))
-    potential = min(full, own_words, key=lambda c: _POTENTIAL.index(c.recovery_potential))
-    reasons = full.reasons.model_copy(update={
-        "severity": severity.reasons.severity, "effort": effort.reasons.effort,
-        "recovery_potential": potential.reasons.recovery_potential, "route": []})
-    stricter_alone = [name for name, chosen in (
-        ("severity", severity), ("effort", effort), ("recovery potential", potential))
-        if chosen is own_words]
-    reasons.route.append(Reason(source="rule", detail=(
-        "labels also read without the sentences addressed to the model; " + (
-            f"that stricter reading kept for {', '.join(stricter_alone)}" if stricter_alone
-            else "no label was stricter that way"))))
-    route = decide_route(severity.severity, effort.effort, potential.recovery_potential,
-                         reasons)
-    return full.model_copy(update={
-        "severity": severity.severity, "effort": effort.effort,
-        "recovery_potential": potential.recovery_potential, "route": route,
-        "reasons": reasons,
-        "history_used": list(dict.fromkeys([*full.history_used, *own_words.history_used])),
-    })
-
-
-def decide_route(severity: str, effort: str, potential: str, reasons: Reasons) -> Route:
-    if severity == "critical" or (severity == "high" and effort == "high"):
-        reasons.route.append(Reason(source="rule", detail=f"severity {severity}, effort {effort}"))
-        return Route.escalate
-    if effort in {"trivial", "low"} and potential in {"high", "medium"}:
-        reasons.route.append(
-            Reason(source="rule", detail=f"effort {effort} and recovery potential {potential}")
-        )
-        return Route.quick_win
-    reasons.route.append(Reason(source="rule", detail="neither a quick win nor an escalation"))
-    return Route.standard
+def _potential_from_cues(flags: set[str], into: list[Reason]) -> int:
+    """Without a trained model: high, one level down per condition the cues show."""
+    level = 2
+    if "repeat" in flags:
+        level -= 1
+        into.append(Reason(source="text", detail="says this happened before"))
+    if "negligence" in flags:
+        level -= 1
+        into.append(Reason(source="text", detail="believes it was preventable"))
+    return level
 
 
 def _explain_neighbours(nb: Neighbours, label: str, into: list[Reason]) -> None:
@@ -405,15 +221,12 @@ def _explain_neighbours(nb: Neighbours, label: str, into: list[Reason]) -> None:
     ))
 
 
-def _confidence(
-    hits: list[CueHit], nb: Neighbours, severity: str, effort: str, category: Category
-) -> float:
-    """How much the two kinds of evidence agree on the three main labels, 0..1."""
+def _confidence(hits: list[CueHit], nb: Neighbours, proposal: Proposal) -> float:
     parts = []
     for label, chosen, cue_value in (
-        ("severity", severity, [h.cue.severity for h in hits]),
-        ("effort", effort, [h.cue.effort for h in hits]),
-        ("category", category.value, [h.cue.category for h in hits]),
+        ("severity", proposal.severity.value, [h.cue.severity for h in hits]),
+        ("effort", proposal.effort.value, [h.cue.effort for h in hits]),
+        ("category", proposal.category.value, [h.cue.category for h in hits]),
     ):
         knn_share = nb.votes.get(label, {}).get(chosen, 0.0)
         cue_support = 1.0 if chosen in cue_value else 0.0

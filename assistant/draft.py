@@ -12,12 +12,12 @@ import uuid
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 
-from .classify import find_cues
 from .errors import InvalidInput
 from .knowledge import GestureOption, Knowledge
 from .language import DRAFT_LANGUAGES
 from .models import Classification, Draft, FollowUp, Gesture, HistoryItem, Recall, Severity
 from .style import run_checks
+from .understand import Understood
 
 _SEVERITY_ORDER = ["low", "medium", "high", "critical"]
 _LEAD_WORDS = {"a", "an", "the", "my", "his", "her", "ordered", "orders", "order", "likes",
@@ -138,17 +138,19 @@ def require_draft_language(language: str) -> str:
 
 
 def compose(
-    text: str, classification: Classification, recall: Recall | None, knowledge: Knowledge,
-    today: date, cooldown_days: int, signer: str | None = None, learned: Sequence[str] = (),
+    understood: Understood, classification: Classification, recall: Recall | None,
+    knowledge: Knowledge, today: date, cooldown_days: int, signer: str | None = None,
+    learned: Sequence[str] = (),
 ) -> Draft:
-    """The reply from the phrase bank; `learned` are the team's approved replies of the same
-    language and category, whose phrasings are preferred."""
-    language = require_draft_language(classification.language)
+    """The reply from the phrase bank, naming the failure by the complaint's own cues;
+    `learned` are the team's approved replies of the same language and category, whose
+    phrasings are preferred."""
+    text, language = understood.text, classification.language
     wording = Wording(text, learned)
     bank = knowledge.phrases[language]
     severity, effort, category = (
         classification.severity, classification.effort, classification.category)
-    hits = [h for h in find_cues(text, language, knowledge) if h.cue.failure]
+    hits = [h for h in understood.reading.hits if h.cue.failure]
     hits.sort(key=lambda h: _SEVERITY_ORDER.index(h.cue.severity or "low"), reverse=True)
     failure = hits[0].cue.failure if hits else wording.pick(bank.failure[category], "failure")
 

@@ -14,26 +14,14 @@ import secrets
 from datetime import UTC, datetime
 
 from pydantic import BaseModel
-from sqlalchemy import DateTime, String, select
+from sqlalchemy import select
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Mapped, mapped_column
 
 from .errors import NotFound, Unauthorized
-from .review import Base
+from .store import KeyRow
 from .tenancy import check_tenant, scoped_sessions
 
 _PREFIX = "rk_"
-
-
-class KeyRow(Base):
-    __tablename__ = "api_keys"
-
-    id: Mapped[str] = mapped_column(String(16), primary_key=True)
-    tenant: Mapped[str] = mapped_column(String(40), index=True)
-    name: Mapped[str] = mapped_column(String(80))
-    digest: Mapped[str] = mapped_column(String(64))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class ApiKey(BaseModel):

@@ -19,8 +19,7 @@ from chromadb.api.collection_configuration import (
 )
 from sqlalchemy import Engine, Integer, Table, func, insert, inspect, select, text
 
-from .review import Base, open_engine
-from .triage import _RunRecord
+from .store import Base, open_engine
 
 _PAGE = 500
 
@@ -83,7 +82,7 @@ def _pages(collection: Any) -> Iterator[dict[str, Any]]:
 
 
 def _tables() -> list[Table]:
-    return [*Base.metadata.sorted_tables, _RunRecord.__table__]  # type: ignore[list-item]
+    return list(Base.metadata.sorted_tables)
 
 
 def migrate_drafts(source_url: str, target_url: str, timeout_s: float = 30.0) -> list[Moved]:

@@ -10,27 +10,14 @@ from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
-from typing import Any
 
 from sqlalchemy import (
-    JSON,
-    Date,
-    DateTime,
-    Float,
-    ForeignKey,
-    Index,
-    Integer,
-    String,
-    Text,
-    create_engine,
-    event,
     func,
     select,
 )
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+from sqlalchemy.orm import Session
 
 from .errors import Conflict, InvalidInput, NotFound, Unavailable
 from .models import (
@@ -44,8 +31,9 @@ from .models import (
     ReviewStats,
     StatsReport,
 )
+from .store import Base, DraftRow, EventRow, open_engine
 from .style import words_of
-from .tenancy import DEFAULT_TENANT, Tenanted, scoped_sessions, upgrade
+from .tenancy import DEFAULT_TENANT, scoped_sessions, upgrade
 
 STATS_DIMENSIONS = ("category", "severity", "effort", "language", "engine")
 _OUTCOME = {
@@ -53,80 +41,6 @@ _OUTCOME = {
     ReviewAction.edit: DraftStatus.edited,
     ReviewAction.reject: DraftStatus.rejected,
 }
-
-
-class Base(DeclarativeBase):
-    pass
-
-
-class DraftRow(Tenanted, Base):
-    __tablename__ = "drafts"
-
-    id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    status: Mapped[str] = mapped_column(String(16))
-    customer_id: Mapped[str | None] = mapped_column(String(128), index=True)
-    language: Mapped[str] = mapped_column(String(8))
-    severity: Mapped[str] = mapped_column(String(16))
-    effort: Mapped[str] = mapped_column(String(16))
-    category: Mapped[str] = mapped_column(String(32))
-    route: Mapped[str] = mapped_column(String(16))
-    engine: Mapped[str] = mapped_column(String(16))
-    reply: Mapped[str] = mapped_column(Text, doc="The current text: as drafted, or as edited.")
-    follow_up_due: Mapped[date | None] = mapped_column(Date, index=True)
-    reviewed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    reviewer: Mapped[str | None] = mapped_column(String(80))
-    edit_distance: Mapped[int | None] = mapped_column(Integer)
-    edit_ratio: Mapped[float | None] = mapped_column(Float)
-    payload: Mapped[dict[str, Any]] = mapped_column(JSON, doc="The draft exactly as made.")
-
-    # The queue's filters live in the indexes themselves (covering), so filtering and counting
-    # never read the large payload rows: 50,000 drafts list in milliseconds (bench_queue.py).
-    __table_args__ = (
-        Index("ix_drafts_tenant_queue", "tenant", "status", "created_at", "route", "severity",
-              "effort", "language"),
-        Index("ix_drafts_tenant_created", "tenant", "created_at", "status", "route",
-              "severity", "effort", "language"),
-    )
-
-
-class EventRow(Base):
-    __tablename__ = "draft_events"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    draft_id: Mapped[str] = mapped_column(ForeignKey("drafts.id"), index=True)
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    actor: Mapped[str] = mapped_column(String(80))
-    action: Mapped[str] = mapped_column(String(16))
-    before: Mapped[str | None] = mapped_column(Text)
-    after: Mapped[str | None] = mapped_column(Text)
-    note: Mapped[str | None] = mapped_column(Text)
-
-
-def open_engine(url: str, timeout_s: float) -> Engine:
-    """An engine with a timeout on every connection and query, and WAL for SQLite."""
-    if url.startswith("sqlite"):
-        path = url.split("///", 1)[-1]
-        if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(
-            url, connect_args={"timeout": timeout_s, "check_same_thread": False})
-
-        @event.listens_for(engine, "connect")
-        def _pragmas(connection: Any, _record: Any) -> None:
-            cursor = connection.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA synchronous=NORMAL")
-            cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.close()
-
-        return engine
-    connect_args: dict[str, Any] = {}
-    if url.startswith("postgresql"):
-        millis = int(timeout_s * 1000)
-        connect_args = {"connect_timeout": max(1, int(timeout_s)),
-                        "options": f"-c statement_timeout={millis}"}
-    return create_engine(url, connect_args=connect_args, pool_pre_ping=True)
 
 
 def _aware(moment: datetime) -> datetime:

@@ -1,4 +1,10 @@
-"""The Assistant: one object that classifies, recalls and drafts; the API and CLI wrap it."""
+"""The Assistant: the one pipeline every surface calls (API, CLI, evals, triage).
+
+    understand → recall → label (engine proposes, rubric disposes) → compose → store
+
+Each step runs once per complaint, in one place, and hands a typed result to the next; a
+batch (evals, triage) goes through the same steps, embedded at once and with model calls side
+by side. The engines plug into `label` and `compose` only."""
 
 from __future__ import annotations
 
@@ -6,17 +12,20 @@ import copy
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import date
 from typing import TypeVar
 
 import numpy as np
 
-from .classify import ExampleIndex, OfflineClassifier, stricter
+from .classify import ENGINE as OFFLINE_ENGINE
+from .classify import ExampleIndex, OfflineClassifier
+from .cues import find_cues
 from .draft import compose, require_draft_language
 from .embeddings import make_embeddings
 from .errors import InvalidInput
 from .history import HistoryStore, open_chroma_client
-from .injection import without_instructions
+from .injection import warnings_for
 from .keys import KeyStore
 from .knowledge import load_knowledge
 from .language import warm_up
@@ -30,13 +39,26 @@ from .models import (
     HistoryItem,
     HistoryItemIn,
     Recall,
+    Usage,
 )
 from .review import DraftStore
+from .rubric import Labels, apply_rubric, never_softer
 from .settings import Settings
 from .tenancy import DEFAULT_TENANT, check_tenant
+from .understand import Reading, Understood, understand
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
+
+
+@dataclass(frozen=True)
+class Case:
+    """One complaint after the `label` step: what `compose` needs, and what triage keeps."""
+
+    request: DraftRequest
+    understood: Understood
+    recall: Recall | None
+    labels: Classification
 
 
 class Assistant:
@@ -83,7 +105,50 @@ class Assistant:
 
     @property
     def engine(self) -> str:
-        return LLM_ENGINE if self.llm else "offline"
+        return LLM_ENGINE if self.llm else OFFLINE_ENGINE
+
+    # The entry points.
+
+    def classify(self, complaint: ComplaintIn) -> Classification:
+        return self.cases([DraftRequest.model_validate(complaint.model_dump())])[0].labels
+
+    def classify_many(self, complaints: list[ComplaintIn]) -> list[Classification]:
+        requests = [DraftRequest.model_validate(c.model_dump()) for c in complaints]
+        return [case.labels for case in self.cases(requests)]
+
+    def draft(self, request: DraftRequest, store: bool = True) -> Draft:
+        """A draft for review, saved in the queue (`store=False` for evals: no queue noise)."""
+        draft = self.compose(self.cases([request])[0])
+        return self.drafts.save(draft) if store else draft
+
+    def cases(
+        self, requests: list[DraftRequest], vectors: np.ndarray | None = None,
+        use_model: bool = True,
+    ) -> list[Case]:
+        """Understand, recall and label a batch: embedded at once (`vectors` may come
+        precomputed, so a caller can embed the next batch meanwhile), model calls side by
+        side. `use_model=False` stops at the offline labels (the Batch API asks the model
+        later, through `model_labels`)."""
+        for request in requests:
+            self._check(request)
+        if vectors is None:
+            vectors = self.embed([r.text for r in requests])
+        understood = [self.understand(r) for r in requests]
+        recalls = [self.recall(u, v) for u, v in zip(understood, vectors, strict=True)]
+        offline = [self.offline_labels(u, v, r)
+                   for u, v, r in zip(understood, vectors, recalls, strict=True)]
+        llm = self.llm if use_model else None
+        if llm is not None:
+            offline = self.map_calls(lambda item: self.model_labels(*item, llm),
+                                     list(zip(understood, recalls, offline, strict=True)))
+        return [Case(request, u, r, labels) for request, u, r, labels
+                in zip(requests, understood, recalls, offline, strict=True)]
+
+    def compose_many(self, cases: list[Case]) -> list[Draft]:
+        """`compose` for a batch (not stored), model calls side by side."""
+        return self.map_calls(self.compose, cases)
+
+    # The steps, in order.
 
     def _check(self, complaint: ComplaintIn) -> None:
         if len(complaint.text) > self.settings.max_text_chars:
@@ -92,71 +157,90 @@ class Assistant:
                 f"{self.settings.max_text_chars} (RECOVERY_MAX_TEXT_CHARS)"
             )
 
-    def _understand(self, complaint: ComplaintIn) -> tuple[Classification, Recall | None]:
-        self._check(complaint)
-        vector = self.embeddings.embed_queries([complaint.text])[0]
-        return self._classify_vector(complaint, vector)
+    def understand(self, complaint: ComplaintIn) -> Understood:
+        return understand(complaint, self.knowledge, self.settings.redact_pii)
 
-    def _classify_vector(
-        self, complaint: ComplaintIn, vector: np.ndarray, offline_only: bool = False
-    ) -> tuple[Classification, Recall | None]:
-        recall = None
-        if complaint.customer_id:
-            recall = self.history.recall(complaint.customer_id, vector.tolist(), self._today())
-        offline = self.classifier.classify(
-            complaint.text, vector, self._today(), language=complaint.language, recall=recall
-        )
-        own_words = without_instructions(complaint.text, self.knowledge.injection)
-        if own_words is not None:
-            offline = stricter(offline, self.classifier.classify(
-                own_words, self.embed([own_words])[0], self._today(),
-                language=complaint.language or offline.language, recall=recall))
-        if self.llm is None or offline_only:
-            return offline, recall
-        return self.llm_classification(complaint, offline, recall, self.llm), recall
+    def recall(self, understood: Understood, vector: np.ndarray) -> Recall | None:
+        customer = understood.complaint.customer_id
+        if not customer:
+            return None
+        return self.history.recall(customer, vector.tolist(), self._today())
 
-    def llm_classification(
-        self, complaint: ComplaintIn, offline: Classification, recall: Recall | None,
+    def offline_labels(
+        self, understood: Understood, vector: np.ndarray, recall: Recall | None
+    ) -> Classification:
+        """The offline engine's proposal through the rubric. A complaint with sentences
+        addressed to the model is read a second time without them, and the stricter reading
+        is kept, so an appended instruction cannot soften the labels."""
+        proposal, confidence = self.classifier.propose(understood.reading, vector)
+        labels = apply_rubric(proposal, understood.reading.hits, recall)
+        if understood.own_words is not None:
+            own = Reading(understood.own_words, find_cues(
+                understood.own_words, understood.language, self.knowledge))
+            clean, _ = self.classifier.propose(own, self.embed([own.text])[0])
+            labels = never_softer(labels, apply_rubric(clean, own.hits, recall),
+                                  "the reading without the sentences addressed to the model")
+        return self._classification(
+            labels, understood, recall, confidence, Usage(), engine=OFFLINE_ENGINE,
+            model=self.classifier.model, prompt_version=self.knowledge.version)
+
+    def model_labels(
+        self, understood: Understood, recall: Recall | None, offline: Classification,
         llm: LLMEngine,
     ) -> Classification:
-        """The model's labels; the offline ones, with the reason, when the model fails."""
+        """The model's proposal through the rubric, never softer than the offline reading
+        when the text talks to the model; the offline labels, with the reason, when the
+        model fails."""
         try:
-            return llm.classify(complaint.text, offline, recall, self._today(),
-                                language_given=bool(complaint.language))
+            proposal, confidence, usage = llm.propose(understood, recall, self._today())
         except LLMFailure as failure:
             return offline.model_copy(update={"fallback_reason": f"classify: {failure}"})
+        labels = apply_rubric(proposal, understood.reading.hits, recall)
+        if offline.warnings:
+            labels = never_softer(labels, Labels.model_validate(offline, from_attributes=True),
+                                  "the offline engine")
+        return self._classification(
+            labels, understood, recall, confidence, usage, engine=LLM_ENGINE,
+            model=llm.caller.model, prompt_version=llm.classify_prompt.version)
 
-    def classify(self, complaint: ComplaintIn) -> Classification:
-        return self._understand(complaint)[0]
+    def _classification(
+        self, labels: Labels, understood: Understood, recall: Recall | None, confidence: float,
+        usage: Usage, *, engine: str, model: str, prompt_version: str,
+    ) -> Classification:
+        reasons = labels.reasons.model_copy(update={"language": [understood.language_reason]})
+        return Classification(
+            **labels.model_dump(exclude={"reasons"}), reasons=reasons,
+            language=understood.language, confidence=confidence, usage=usage, engine=engine,
+            model=model, prompt_version=prompt_version,
+            warnings=warnings_for(understood.text, recall, self.knowledge.injection))
+
+    def compose(self, case: Case, llm: LLMEngine | None = None) -> Draft:
+        """The reply for a labelled complaint, not stored: the caller decides. `llm`
+        overrides the engine (the Batch API's replay)."""
+        llm = llm or self.llm
+        labels, signer = case.labels, case.request.signer
+        language = require_draft_language(labels.language)
+        learned = self.drafts.learned_replies(language, labels.category.value)
+        today = self._today()
+        fallback_reason = labels.fallback_reason
+        if llm is not None and labels.engine == LLM_ENGINE:
+            try:
+                return llm.draft(case.understood, labels, case.recall, today, signer, learned)
+            except LLMFailure as failure:
+                fallback_reason = f"draft: {failure}"
+        draft = compose(
+            case.understood, labels, case.recall, self.knowledge, today,
+            self.settings.gesture_cooldown_days, signer=signer, learned=learned,
+        )
+        return draft.model_copy(update={
+            "engine": OFFLINE_ENGINE, "model": self.classifier.model,
+            "prompt_version": self.knowledge.version, "fallback_reason": fallback_reason,
+        })
+
+    # Plumbing.
 
     def embed(self, texts: list[str]) -> np.ndarray:
         return self.embeddings.embed_queries(texts)
-
-    def classify_many(self, complaints: list[ComplaintIn]) -> list[Classification]:
-        return [classification for classification, _ in self.understand_many(complaints)]
-
-    def understand_many(
-        self, complaints: list[ComplaintIn], vectors: np.ndarray | None = None,
-        offline_only: bool = False,
-    ) -> list[tuple[Classification, Recall | None]]:
-        """Embeds the whole batch at once: the fast path for evals and triage. `vectors` may
-        come precomputed (`embed`), so a caller can embed the next batch meanwhile;
-        `offline_only` skips the model (the Batch API asks it later)."""
-        for complaint in complaints:
-            self._check(complaint)
-        if vectors is None:
-            vectors = self.embed([c.text for c in complaints])
-        if offline_only:
-            return [self._classify_vector(c, v, offline_only=True)
-                    for c, v in zip(complaints, vectors, strict=True)]
-        return self.map_calls(lambda pair: self._classify_vector(*pair),
-                         list(zip(complaints, vectors, strict=True)))
-
-    def draft_many(
-        self, items: list[tuple[DraftRequest, Classification, Recall | None]]
-    ) -> list[Draft]:
-        """`draft_from` for a batch (not stored), model calls side by side."""
-        return self.map_calls(lambda item: self.draft_from(*item), items)
 
     def map_calls(self, work: Callable[[Item], Result], items: list[Item]) -> list[Result]:
         """Model calls wait on the network, so a batch runs `llm_concurrency` of them at once
@@ -165,41 +249,6 @@ class Assistant:
         if self._calls is None:
             return [work(item) for item in items]
         return list(self._calls.map(work, items))
-
-    def draft(self, request: DraftRequest, store: bool = True) -> Draft:
-        """A draft for review, saved in the queue (`store=False` for evals: no queue noise)."""
-        draft = self._make_draft(request)
-        return self.drafts.save(draft) if store else draft
-
-    def _make_draft(self, request: DraftRequest) -> Draft:
-        classification, recall = self._understand(request)
-        return self.draft_from(request, classification, recall)
-
-    def draft_from(
-        self, request: DraftRequest, classification: Classification, recall: Recall | None,
-        llm: LLMEngine | None = None,
-    ) -> Draft:
-        """A draft for a complaint already classified (triage classifies in batches first).
-        Not stored: the caller decides. `llm` overrides the engine (the Batch API's replay)."""
-        llm = llm or self.llm
-        language = require_draft_language(classification.language)
-        learned = self.drafts.learned_replies(language, classification.category.value)
-        today = self._today()
-        fallback_reason = classification.fallback_reason
-        if llm is not None and classification.engine == LLM_ENGINE:
-            try:
-                return llm.draft(
-                    request.text, classification, recall, today, request.signer, learned)
-            except LLMFailure as failure:
-                fallback_reason = f"draft: {failure}"
-        draft = compose(
-            request.text, classification, recall, self.knowledge, today,
-            self.settings.gesture_cooldown_days, signer=request.signer, learned=learned,
-        )
-        return draft.model_copy(update={
-            "engine": "offline", "model": self.classifier.model,
-            "prompt_version": self.knowledge.version, "fallback_reason": fallback_reason,
-        })
 
     def add_history(self, customer_id: str, items: list[HistoryItemIn]) -> list[HistoryItem]:
         return self.history.add(customer_id, items)

@@ -81,6 +81,13 @@ def classifier(knowledge, example_cache: ExampleIndex) -> OfflineClassifier:
 
 
 @pytest.fixture(scope="session")
+def offline_assistant(tmp_path_factory, example_cache: ExampleIndex) -> Assistant:
+    """One offline assistant on the embedded stores, for tests that only read through it."""
+    settings = Settings(data_dir=tmp_path_factory.mktemp("assistant"), engine="offline")
+    return Assistant(settings, today=lambda: TODAY)
+
+
+@pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     """A real PostgreSQL on loopback. Missing binaries skip locally but fail in CI."""
     if find_bindir() is None:

@@ -3,15 +3,16 @@ from datetime import date
 import numpy as np
 import pytest
 
-from assistant.classify import _EMBEDDED, ExampleIndex, find_cues, signals
+from assistant.classify import _EMBEDDED, ExampleIndex, signals
+from assistant.cues import find_cues
 from assistant.learned import LevelModel
-from assistant.models import CustomerFacts, HistoryItem, HistoryKind, Recall
-from tests.conftest import TODAY
+from assistant.models import ComplaintIn, CustomerFacts, HistoryItem, HistoryKind, Recall
 
 
-def classify(classifier, embeddings, text, recall=None, language=None):
-    vector = np.asarray(embeddings.embed_query(text), dtype=np.float32)
-    return classifier.classify(text, vector, TODAY, language=language, recall=recall)
+def classify(assistant, text, recall=None, language=None):
+    """The offline pipeline's labels for `text`, with a recall built by the test."""
+    understood = assistant.understand(ComplaintIn(text=text, language=language))
+    return assistant.offline_labels(understood, assistant.embed([text])[0], recall)
 
 
 @pytest.mark.parametrize(
@@ -24,12 +25,12 @@ def classify(classifier, embeddings, text, recall=None, language=None):
         ("My order never arrived.", "en"),
     ],
 )
-def test_detects_language_on_short_texts(classifier, embeddings, text, language):
-    assert classify(classifier, embeddings, text).language == language
+def test_detects_language_on_short_texts(offline_assistant, text, language):
+    assert classify(offline_assistant, text).language == language
 
 
-def test_food_poisoning_is_critical_and_escalated(classifier, embeddings):
-    result = classify(classifier, embeddings,
+def test_food_poisoning_is_critical_and_escalated(offline_assistant):
+    result = classify(offline_assistant,
                       "We all got food poisoning after dinner at your place on Friday.")
     assert (result.severity, result.route, result.category) == (
         "critical", "escalate", "safety_or_health")
@@ -44,10 +45,10 @@ def test_food_poisoning_is_critical_and_escalated(classifier, embeddings):
     ("Vi ble alle syke etter middagen hos dere.", "nb"),
     ("Wir sind nach dem Essen bei Ihnen alle krank geworden.", "de"),
 ])
-def test_a_whole_party_falling_ill_is_harm(classifier, embeddings, text, language):
+def test_a_whole_party_falling_ill_is_harm(offline_assistant, text, language):
     """The harm cue must not need the words side by side ("blev syg"): groups write
     "blev alle syge", and that is the rubric's illness, critical."""
-    result = classify(classifier, embeddings, text, language=language)
+    result = classify(offline_assistant, text, language=language)
     assert result.severity == "critical"
     assert any(r.source == "text" and r.detail.endswith("→ critical")
                for r in result.reasons.severity)
@@ -55,14 +56,14 @@ def test_a_whole_party_falling_ill_is_harm(classifier, embeddings, text, languag
 
 @pytest.mark.parametrize("text", [
     "I got sick of waiting for a reply.", "Servicen blev dårligere efter opdateringen."])
-def test_fed_up_or_worse_is_not_illness(classifier, embeddings, text):
-    result = classify(classifier, embeddings, text)
+def test_fed_up_or_worse_is_not_illness(offline_assistant, text):
+    result = classify(offline_assistant, text)
     assert not any(r.source == "text" and r.detail.endswith("→ critical")
                    for r in result.reasons.severity)
 
 
-def test_missing_cheese_is_a_low_quick_win(classifier, embeddings):
-    result = classify(classifier, embeddings,
+def test_missing_cheese_is_a_low_quick_win(offline_assistant):
+    result = classify(offline_assistant,
                       "Fick min sallad utan blåmögelost, lite tråkigt bara.")
     assert result.severity == "low"
     assert result.effort == "trivial"
@@ -79,11 +80,11 @@ def _two_late_deliveries():
     return Recall(customer_id="c1", facts=CustomerFacts(earlier_failures=failures))
 
 
-def test_earlier_failures_in_history_raise_severity_and_lower_potential(classifier, embeddings):
+def test_earlier_failures_in_history_raise_severity_and_lower_potential(offline_assistant):
     text = "My parcel is a few days late."
-    alone = classify(classifier, embeddings, text)
+    alone = classify(offline_assistant, text)
     recall = _two_late_deliveries()
-    with_history = classify(classifier, embeddings, text, recall=recall)
+    with_history = classify(offline_assistant, text, recall=recall)
     order = ["low", "medium", "high", "critical"]
     assert order.index(with_history.severity) == order.index(alone.severity) + 1
     potential = ["low", "medium", "high"]
@@ -93,8 +94,8 @@ def test_earlier_failures_in_history_raise_severity_and_lower_potential(classifi
     assert any(r.source == "history" for r in with_history.reasons.severity)
 
 
-def test_only_valid_labels_and_engine_info(classifier, embeddings):
-    result = classify(classifier, embeddings, "asdf qwerty")
+def test_only_valid_labels_and_engine_info(offline_assistant):
+    result = classify(offline_assistant, "asdf qwerty")
     assert result.engine == "offline" and result.prompt_version.startswith("offline-")
     assert 0 <= result.confidence <= 1
 
@@ -104,16 +105,16 @@ def test_only_valid_labels_and_engine_info(classifier, embeddings):
     "Blomstene til bryllupsdagen vår kom visne.",
     "Der Strauß zum Hochzeitstag kam welk an.",
 ])
-def test_an_anniversary_is_not_a_missed_wedding(classifier, embeddings, text):
-    result = classify(classifier, embeddings, text)
+def test_an_anniversary_is_not_a_missed_wedding(offline_assistant, text):
+    result = classify(offline_assistant, text)
     assert not any("critical" in r.detail and r.source == "text"
                    for r in result.reasons.severity)
 
 
-def test_an_issue_is_not_a_lawsuit(classifier, embeddings):
-    result = classify(classifier, embeddings, "Still having the same issue with my login.")
+def test_an_issue_is_not_a_lawsuit(offline_assistant):
+    result = classify(offline_assistant, "Still having the same issue with my login.")
     assert not any(r.detail.startswith('"sue"') for r in result.reasons.severity)
-    sued = classify(classifier, embeddings, "Fix this or I will sue you.")
+    sued = classify(offline_assistant, "Fix this or I will sue you.")
     assert sued.severity == "critical"
 
 
@@ -126,11 +127,11 @@ def _raised_for_repeat(result):
     "Mein Paket ist schon wieder zu spät.",
     "Pakken min er forsinket igen.",
 ])
-def test_a_failure_the_text_calls_repeated_raises_severity_once(classifier, embeddings, text):
-    result = classify(classifier, embeddings, text)
+def test_a_failure_the_text_calls_repeated_raises_severity_once(offline_assistant, text):
+    result = classify(offline_assistant, text)
     assert len(_raised_for_repeat(result)) == 1
     recall = _two_late_deliveries()
-    both = classify(classifier, embeddings, text, recall=recall)
+    both = classify(offline_assistant, text, recall=recall)
     # Text and history together: still one level, not two.
     assert len(_raised_for_repeat(both)) == 1
     assert both.severity == result.severity
@@ -146,9 +147,9 @@ def test_a_failure_the_text_calls_repeated_raises_severity_once(classifier, embe
     ("Personalet var uhøflige, jeg handler aldri hos dere igjen.", "nb"),
     ("Das Personal war unhöflich, ich bestelle nie mehr wieder bei Ihnen.", "de"),
 ])
-def test_never_again_is_leaving_not_a_repeat(classifier, embeddings, text, language):
+def test_never_again_is_leaving_not_a_repeat(offline_assistant, text, language):
     """Words between "never" and "again" must not turn the again into a second failure."""
-    result = classify(classifier, embeddings, text, language=language)
+    result = classify(offline_assistant, text, language=language)
     assert not _raised_for_repeat(result)
     assert result.severity in {"high", "critical"}
     assert any(r.detail.endswith("→ high") and r.source == "text"
@@ -161,8 +162,8 @@ def test_never_again_is_leaving_not_a_repeat(classifier, embeddings, text, langu
     ("Sjåføren nektet å ta oss med fordi sønnen min sitter i rullestol.", "nb"),
     ("Der Fahrer hat uns abgewiesen, weil mein Sohn im Rollstuhl sitzt.", "de"),
 ])
-def test_discrimination_is_critical_in_every_language(classifier, embeddings, text, language):
-    result = classify(classifier, embeddings, text, language=language)
+def test_discrimination_is_critical_in_every_language(offline_assistant, text, language):
+    result = classify(offline_assistant, text, language=language)
     assert (result.severity, result.category, result.route) == (
         "critical", "service_behaviour", "escalate")
 

@@ -36,7 +36,7 @@ from tests.fake_openai import Answer, Fail, FakeOpenAI, Refuse, Seen, Stall
 
 pytestmark = pytest.mark.network
 
-SALAD = "My salad came without the blue cheese, and I had asked for it twice."
+SALAD = "My salad came without the blue cheese I had asked for."
 
 
 def labels(**changes: object) -> dict[str, object]:
@@ -45,7 +45,6 @@ def labels(**changes: object) -> dict[str, object]:
         "effort": "trivial",
         "recovery_potential": "high",
         "category": "product_quality",
-        "language": "en",
         "confidence": 0.82,
         "reasons": [
             {"label": "severity", "detail": "came without the blue cheese", "history_id": None},
@@ -121,7 +120,7 @@ def test_auto_engine_follows_the_openai_variables(monkeypatch):
 def test_classify_through_the_model(llm, fake):
     result = llm.classify(ComplaintIn(text=SALAD, customer_id="guest-214"))
     assert (result.engine, result.model) == ("llm", "gpt-4o-mini")
-    assert result.prompt_version.startswith("classify-v2+")
+    assert result.prompt_version.startswith("classify-v3+")
     assert (result.severity, result.effort, result.route) == ("medium", "trivial", "quick_win")
     assert result.reasons.severity[0].detail == "came without the blue cheese"
     assert result.usage.prompt_tokens == 120 and result.usage.completion_tokens == 40
@@ -209,7 +208,7 @@ def test_client_errors_are_not_retried(llm, fake):
 def test_draft_grounded_in_history(llm, fake):
     draft = llm.draft(DraftRequest(text=SALAD, customer_id="guest-214", signer="Tyler, CEO"))
     assert draft.engine == "llm" and draft.prompt_version.startswith("draft-v2+")
-    assert draft.classification.prompt_version.startswith("classify-v2+")
+    assert draft.classification.prompt_version.startswith("classify-v3+")
     assert draft.gesture and draft.gesture.kind == "smoothie" and draft.gesture.based_on == "p1"
     assert "p1" in draft.history_used
     assert draft.reply.endswith("Tyler, CEO")
@@ -255,7 +254,7 @@ def test_injected_instructions_do_not_lower_labels_or_break_the_cap(llm, fake):
     labels_out = draft.classification
     assert labels_out.severity == "critical" and labels_out.recovery_potential == "low"
     assert labels_out.route == "escalate"
-    assert any(r.source == "rule" and "the model said low" in r.detail
+    assert any(r.source == "rule" and "proposed low" in r.detail
                for r in labels_out.reasons.severity)
     # The model's reply still broke the cap after its repair round: the offline drafter's
     # reply stands in, with the reason, and promises nothing.

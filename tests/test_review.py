@@ -10,7 +10,6 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from assistant.draft import compose
 from assistant.errors import Conflict, InvalidInput, NotFound
 from assistant.models import (
     Classification,
@@ -35,11 +34,9 @@ NOW = datetime(2026, 11, 23, 18, 0, tzinfo=UTC)
 
 
 @pytest.fixture(scope="module")
-def base_draft(classifier, knowledge, embeddings) -> Draft:
-    text = "My parcel is a week late and nobody answers."
-    vector = embeddings.embed_queries([text])[0]
-    labels = classifier.classify(text, vector, TODAY)
-    return compose(text, labels, None, knowledge, TODAY, 180)
+def base_draft(offline_assistant) -> Draft:
+    return offline_assistant.draft(
+        DraftRequest(text="My parcel is a week late and nobody answers."), store=False)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

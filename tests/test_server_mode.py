@@ -21,7 +21,8 @@ from assistant.models import DraftRequest, HistoryItemIn, ReviewIn
 from assistant.review import DraftStore
 from assistant.service import Assistant
 from assistant.settings import Settings
-from assistant.triage import TriageRuns, _RunRecord
+from assistant.store import TriageRunRow
+from assistant.triage import TriageRuns
 from tests.chromaserver import fresh_database, wait_for_http
 from tests.conftest import TODAY
 from tests.pgserver import _free_port
@@ -126,7 +127,7 @@ def test_migrate_moves_history_and_drafts_losing_nothing(tmp_path, chroma_url, p
     _, key = assistant.keys.create("acme")
     runs = TriageRuns(assistant)
     with Session(runs.engine) as session, session.begin():
-        session.add(_RunRecord(id="r1", status="done", created_at="2026-11-23T02:00:00",
+        session.add(TriageRunRow(id="r1", status="done", created_at="2026-11-23T02:00:00",
                                arguments="{}", done=3, total=3))
     database = fresh_database(postgres_url)
     env = {**os.environ, "RECOVERY_DATA_DIR": str(tmp_path / "var"),

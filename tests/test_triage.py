@@ -20,11 +20,11 @@ from api.app import create_app
 from assistant.errors import InvalidInput
 from assistant.service import Assistant
 from assistant.settings import Settings
+from assistant.store import TriageRunRow
 from assistant.triage import (
     PRESETS,
     PresetName,
     TriageRuns,
-    _RunRecord,
     run_triage,
     score_0_10,
 )
@@ -185,7 +185,7 @@ def test_unfinished_run_resumes_when_the_service_starts(settings, tmp_path):
     export = runs.folder_of(run_id) / "export.csv"
     low = write_export("zendesk", export, 150)
     with Session(runs.engine) as session, session.begin():
-        session.add(_RunRecord(id=run_id, status="running", created_at="2026-11-23T02:00:00",
+        session.add(TriageRunRow(id=run_id, status="running", created_at="2026-11-23T02:00:00",
                                arguments=json.dumps({"export": export.name, "preset": "zendesk",
                                                      "csat_below": 7, "signer": None})))
     with TestClient(create_app(assistant=assistant), headers=api_headers(assistant)) as client:
@@ -204,9 +204,9 @@ def test_runs_of_another_instance_are_left_to_it(settings):
     arguments = json.dumps({"export": "export.csv", "preset": "zendesk", "csat_below": 7,
                             "signer": None})
     with Session(runs.engine) as session, session.begin():
-        session.add(_RunRecord(id="e1" * 16, status="running", arguments=arguments,
+        session.add(TriageRunRow(id="e1" * 16, status="running", arguments=arguments,
                                created_at="2026-11-23T02:00:00"))
-        session.add(_RunRecord(id="e2" * 16, status="done", arguments=arguments,
+        session.add(TriageRunRow(id="e2" * 16, status="done", arguments=arguments,
                                created_at="2026-11-23T02:00:00"))
     assert runs.resume_unfinished() == []
     assert runs.get("e1" * 16).status == "running"

@@ -1,0 +1,67 @@
+"""The eval file format: labelled complaints, one JSON object a line, refused with the line
+number and the values allowed when a line is wrong."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, Field, ValidationError, model_validator
+
+from ..errors import InvalidInput
+from ..models import ORDINAL_LABELS, Category, HistoryItemIn
+
+LABELS = ["severity", "effort", "recovery_potential", "category"]
+
+
+class EvalHistoryItem(HistoryItemIn):
+    customer_id: str | None = None
+
+
+class EvalExpect(BaseModel):
+    gesture_mentions_any: list[str] = Field(default_factory=list)
+    must_not_mention: list[str] = Field(default_factory=list)
+
+
+class EvalLine(BaseModel):
+    id: str
+    text: str
+    language: str | None = None
+    customer_id: str | None = None
+    history: list[EvalHistoryItem] = Field(default_factory=list)
+    labels: dict[str, str] = Field(default_factory=dict)
+    expect: EvalExpect | None = None
+    # Each annotator's own label behind a consensus label, in the same annotator order on
+    # every line, for `human_agreement` (optional).
+    annotators: dict[str, list[str]] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _known_labels(self) -> EvalLine:
+        """An unknown label or value is a mistake in the file, said with what is allowed."""
+        given = list(self.labels.items())
+        given += [(label, value) for label, values in self.annotators.items()
+                  for value in values]
+        for label, value in given:
+            if label not in LABELS:
+                raise ValueError(f"unknown label {label!r}; labels are {', '.join(LABELS)}")
+            if value not in label_values(label):
+                raise ValueError(f"{label} {value!r} is not one of "
+                                 f"{', '.join(label_values(label))}")
+        return self
+
+
+def label_values(label: str) -> list[str]:
+    """A label's values: in order for the ordinal labels, the categories otherwise."""
+    return ORDINAL_LABELS.get(label) or [c.value for c in Category]
+
+
+def read_eval_file(path: Path) -> list[EvalLine]:
+    if not path.is_file():
+        raise InvalidInput(f"no such file: {path}")
+    lines = []
+    for number, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if raw.strip():
+            try:
+                lines.append(EvalLine.model_validate_json(raw))
+            except ValidationError as exc:
+                raise InvalidInput(f"{path}:{number}: {exc.errors()[0]['msg']}") from exc
+    return lines

@@ -1,0 +1,221 @@
+"""The LLM engine: any OpenAI-compatible chat model reads the complaint and writes the reply,
+through LangChain. It plugs into the pipeline's `label` step (it proposes; the rubric
+disposes) and its `compose` step (a reply held to the policy and the style checks, repaired
+once, else the offline drafter stands in)."""
+
+from __future__ import annotations
+
+import copy
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, timedelta
+
+from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
+
+from ..draft import Wording, allowed_gestures, sign_off
+from ..knowledge import GestureOption, Knowledge
+from ..models import (
+    CheckResult,
+    Classification,
+    Draft,
+    FollowUp,
+    Gesture,
+    Reason,
+    Reasons,
+    Recall,
+    Severity,
+    Usage,
+)
+from ..pii import Redaction
+from ..prompts import PromptTemplate, load_prompt
+from ..rubric import Proposal
+from ..settings import Settings
+from ..style import run_checks
+from ..understand import Understood
+from .prompting import HistoryBlock, as_data, history_block, shingles
+from .schemas import LabelReason, LabelsOut, ReplyOut
+from .transport import Caller, LLMFailure, short
+
+ENGINE = "llm"
+# Checks a reply must pass to be shown at all; the others are marked for the reviewer.
+_HARD_RULES = ("policy_cap", "prompt_private")
+
+
+class LLMEngine:
+    """Proposes labels and writes replies with the configured chat model."""
+
+    def __init__(self, settings: Settings, knowledge: Knowledge, caller: Caller) -> None:
+        self.settings = settings
+        self.knowledge = knowledge
+        self.caller = caller
+        self.classify_prompt = load_prompt(settings.prompts_dir, "classify")
+        self.draft_prompt = load_prompt(settings.prompts_dir, "draft")
+        self._private = set().union(*(
+            shingles(prompt.render(part)) for prompt in (self.classify_prompt, self.draft_prompt)
+            for part in ("system", "repair") if part in prompt.parts
+            and not prompt.parts[part].get_identifiers()))
+
+    def using(self, caller: Caller) -> LLMEngine:
+        """The same engine answering through another caller (the Batch API's stand-ins)."""
+        engine = copy.copy(self)
+        engine.caller = caller
+        return engine
+
+    def _messages(self, prompt: PromptTemplate, **values: object) -> list[BaseMessage]:
+        return [
+            SystemMessage(prompt.render("system")),
+            HumanMessage(prompt.render("user", **values)),
+        ]
+
+    def _history(self, recall: Recall | None, redaction: Redaction) -> HistoryBlock:
+        return history_block(recall, self.settings.llm_history_tokens, self.caller.encoding,
+                             redaction)
+
+    def propose(
+        self, understood: Understood, recall: Recall | None, today: date
+    ) -> tuple[Proposal, float, Usage]:
+        """The model's reading of the complaint, its confidence and what the call cost."""
+        pii = understood.redaction
+        block = self._history(recall, pii)
+        messages = self._messages(
+            self.classify_prompt, today=today.isoformat(), language_hint=understood.language,
+            history=block.text, complaint=as_data(understood.for_model),
+        )
+        out, _, usage = self.caller.ask(messages, LabelsOut)
+        reasons = Reasons()
+        history_used: list[str] = []
+        for given in out.reasons:
+            given = given.model_copy(update={"detail": pii.restore(given.detail)})
+            getattr(reasons, given.label).append(_reason(given, block, history_used))
+        proposal = Proposal(
+            severity=out.severity, effort=out.effort, recovery_potential=out.recovery_potential,
+            category=out.category, reasons=reasons, history_used=history_used)
+        return proposal, round(min(1.0, max(0.0, out.confidence)), 3), usage
+
+    def draft(
+        self, understood: Understood, classification: Classification, recall: Recall | None,
+        today: date, signer: str | None, learned: Sequence[str] = (),
+    ) -> Draft:
+        language = classification.language
+        policy = self.knowledge.policy
+        severity = classification.severity
+        cap = policy.caps[severity]
+        allowed, cooldown_ids = allowed_gestures(
+            self.knowledge, recall, severity, today, self.settings.gesture_cooldown_days)
+        if severity is Severity.critical:
+            allowed = []
+        pii = understood.redaction
+        block = self._history(recall, pii)
+        follow_days = policy.follow_up_days.get(classification.effort)
+        messages = self._messages(
+            self.draft_prompt, today=today.isoformat(), language=language,
+            severity=severity.value, effort=classification.effort.value,
+            category=classification.category.value,
+            potential=classification.recovery_potential.value, currency=policy.currency,
+            cap=f"{cap:g}", gestures=_gesture_list(allowed, language),
+            suggested=_suggestion(allowed, recall),
+            follow_up=f"in {follow_days} days" if follow_days else "none needed",
+            voice="\n---\n".join(as_data(pii.redact(reply)) for reply in learned) or "(none yet)",
+            history=block.text, complaint=as_data(understood.for_model),
+        )
+        out, raw, usage = self.caller.ask(messages, ReplyOut)
+        out = _restored(out, pii)
+        gesture, checks = self._check(out, allowed, block, language, severity)
+        rounds = 0
+        failed = {name: c for name, c in checks.items() if not c.passed}
+        if failed:
+            rounds = 1
+            repair = self.draft_prompt.render(
+                "repair", reply=as_data(pii.redact(out.reply)),
+                failures="\n".join(f"- {name}: {c.detail}" for name, c in failed.items()),
+            )
+            out, _, more = self.caller.ask([*messages, raw, HumanMessage(repair)], ReplyOut)
+            out = _restored(out, pii)
+            usage = usage.plus(more)
+            gesture, checks = self._check(out, allowed, block, language, severity)
+        broken = [name for name in _HARD_RULES if not checks[name].passed]
+        if broken:  # the offline drafter stands in: never a draft that breaks these
+            raise LLMFailure(f"the reply still breaks {', '.join(broken)} after a repair: "
+                             + "; ".join(checks[name].detail for name in broken))
+        follow_up = None
+        if out.follow_up_days and 0 < out.follow_up_days <= 60:
+            follow_up = FollowUp(
+                in_days=out.follow_up_days, due=today + timedelta(days=out.follow_up_days))
+        used = [i for i in out.history_ids_used if i in block.items]
+        used += [i for i in cooldown_ids if i not in used]
+        text = understood.text
+        return Draft(
+            id=uuid.uuid4().hex, created_at=datetime.now(UTC),
+            customer_id=recall.customer_id if recall else None, complaint=text,
+            language=language, signer=signer, classification=classification,
+            reply=out.reply.strip()
+            + sign_off(self.knowledge, language, Wording(text, learned), signer),
+            gesture=gesture, follow_up=follow_up,
+            history_used=list(dict.fromkeys([*classification.history_used, *used])),
+            checks=checks, usage=classification.usage.plus(usage), repair_rounds=rounds,
+            engine=ENGINE, model=self.caller.model, prompt_version=self.draft_prompt.version,
+        )
+
+    def _check(
+        self, out: ReplyOut, allowed: list[GestureOption], block: HistoryBlock, language: str,
+        severity: Severity,
+    ) -> tuple[Gesture | None, dict[str, CheckResult]]:
+        """The offline drafter's checks, plus: the gesture is an allowed one, and every history
+        id the model cites was in this customer's history."""
+        option = next((g for g in allowed if g.kind == out.gesture_kind), None)
+        gesture = None
+        if option is not None:
+            based_on = next((i for i in out.history_ids_used if i in block.items), None)
+            gesture = Gesture(
+                kind=option.kind, text=option.name[language], value=option.value,
+                currency=self.knowledge.policy.currency, based_on=based_on,
+                reason="chosen by the model from the allowed gestures",
+            )
+        checks = run_checks(out.reply, language, severity, gesture, self.knowledge)
+        if option is None and out.gesture_kind.strip().lower() not in {"none", ""}:
+            checks["policy_cap"] = CheckResult(
+                passed=False,
+                detail=f"gesture {out.gesture_kind!r} is not one of the allowed gestures",
+            )
+        leaked = sorted(" ".join(words) for words in shingles(out.reply) & self._private)
+        checks["prompt_private"] = CheckResult(
+            passed=not leaked, detail=f"repeats our instructions: {leaked[0]!r}" if leaked
+            else "does not repeat our instructions")
+        unknown = [i for i in out.history_ids_used if i not in block.items]
+        checks["grounded"] = CheckResult(
+            passed=not unknown,
+            detail=f"cites history ids not given: {unknown}" if unknown
+            else "cites only this customer's history",
+        )
+        return gesture, checks
+
+
+def _restored(out: ReplyOut, pii: Redaction) -> ReplyOut:
+    """The customer's own details back where the model kept their placeholders."""
+    return out.model_copy(update={"reply": pii.restore(out.reply)})
+
+
+def _reason(given: LabelReason, block: HistoryBlock, history_used: list[str]) -> Reason:
+    if given.history_id and given.history_id in block.items:
+        if given.history_id not in history_used:
+            history_used.append(given.history_id)
+        return Reason(source="history", history_id=given.history_id, detail=short(given.detail))
+    if given.history_id:
+        return Reason(source="text", detail=short(
+            f"{given.detail} (cited unknown history id {given.history_id!r}, ignored)"))
+    return Reason(source="text", detail=short(given.detail))
+
+
+def _gesture_list(allowed: list[GestureOption], language: str) -> str:
+    if not allowed:
+        return "none (offer no gesture)"
+    return "; ".join(f"{g.kind}: {g.name[language]} ({g.value:g})" for g in allowed)
+
+
+def _suggestion(allowed: list[GestureOption], recall: Recall | None) -> str:
+    for pref in (recall.facts.preferences if recall else []):
+        for option in allowed:
+            if option.regex and not option.generic and option.regex.search(pref.text):
+                return f"{option.kind} (preference {pref.id}: {as_data(pref.text)[:80]})"
+    return "none from preferences; a generic allowed gesture or none"
+

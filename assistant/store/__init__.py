@@ -1,0 +1,6 @@
+"""Where the service keeps its rows: one schema (`schema.py`) and its connections."""
+
+from .connect import open_engine
+from .schema import Base, DraftRow, EventRow, KeyRow, TriageRunRow
+
+__all__ = ["Base", "DraftRow", "EventRow", "KeyRow", "TriageRunRow", "open_engine"]

@@ -1,0 +1,15 @@
+"""Nightly triage of closed, low-rated tickets: quick wins first, for a leader to fix
+personally. `exports` reads helpdesk exports, `run` streams them through the assistant's
+pipeline (`job`, or the Batch API in `batchapi`) with a `checkpoint`, `outputs` writes the
+files, and `runs` serves runs over the API."""
+
+from .batchapi import BatchFailed
+from .exports import PRESETS, Preset, PresetName, Problem, Ticket, read_export, score_0_10
+from .outputs import TriageRow, rank
+from .progress import Progress
+from .run import TriageSummary, run_triage
+from .runs import TriageRunInfo, TriageRuns
+
+__all__ = ["PRESETS", "BatchFailed", "Preset", "PresetName", "Problem", "Progress", "Ticket",
+           "TriageRow", "TriageRunInfo", "TriageRuns", "TriageSummary", "rank", "read_export",
+           "run_triage", "score_0_10"]

@@ -1,0 +1,111 @@
+"""What both ways of triaging share: batches of tickets, the checkpoint, the drafting rules."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from ..errors import NotFound
+from ..models import Classification, DraftRequest, Recall
+from ..service import Assistant, Case
+from .checkpoint import TicketRow
+from .exports import Ticket
+from .outputs import triage_row
+
+BATCH = 64
+Batch = list[tuple[int, Ticket]]
+
+
+@dataclass
+class Job:
+    """What both ways of triaging share: the assistant, the checkpoint and the drafting rules."""
+
+    assistant: Assistant
+    checkpoint: Engine
+    key: str
+    signer: str | None
+    report: Callable[[int], None]
+    classified: int = 0
+
+    def batches(self, todo: Iterator[tuple[int, Ticket]]) -> Iterator[Batch]:
+        batch: Batch = []
+        for item in todo:
+            batch.append(item)
+            if len(batch) == BATCH:
+                yield batch
+                batch = []
+        if batch:
+            yield batch
+
+    def request(self, ticket: Ticket) -> DraftRequest:
+        return DraftRequest(text=clip(self.assistant, ticket), customer_id=ticket.customer_id,
+                            signer=self.signer)
+
+    def draft_id(self, ticket: Ticket, labels: Classification) -> str | None:
+        """Quick wins in a language we write get a draft, with an id fixed by the run and the
+        ticket, so a resumed run never drafts one twice."""
+        if labels.route != "quick_win" or labels.language not in self.assistant.knowledge.phrases:
+            return None
+        return hashlib.sha256(f"{self.key}/{ticket.id}".encode()).hexdigest()[:32]
+
+    def exists(self, draft_id: str) -> bool:
+        try:
+            self.assistant.drafts.get(draft_id)
+        except NotFound:
+            return False
+        return True
+
+    def finished(self, session: Session, position: int, ticket: Ticket, labels: Classification,
+                 recall: Recall | None, draft_id: str | None) -> None:
+        row = triage_row(ticket, labels, recall, draft_id)
+        session.add(TicketRow(ticket_id=ticket.id, position=position,
+                               result=row.model_dump_json()))
+        self.classified += 1
+
+    def inline(self, todo: Iterator[tuple[int, Ticket]]) -> int:
+        """Classify and draft as the tickets stream by, a batch at a time, with a pipeline of
+        two: the next batch is embedded (C code, off the GIL) while this one is classified,
+        drafted and checkpointed."""
+        pending: tuple[Batch, Future[np.ndarray]] | None = None
+        with ThreadPoolExecutor(max_workers=1) as embedder:
+            for batch in self.batches(todo):
+                texts = [clip(self.assistant, t) for _, t in batch]
+                future = embedder.submit(self.assistant.embed, texts)
+                if pending:
+                    self._work(*pending)
+                pending = (batch, future)
+            if pending:
+                self._work(*pending)
+        return self.classified
+
+    def _work(self, batch: Batch, vectors: Future[np.ndarray]) -> None:
+        assistant = self.assistant
+        cases = assistant.cases([self.request(t) for _, t in batch], vectors.result())
+        draft_ids = [self.draft_id(t, case.labels) for (_, t), case in zip(
+            batch, cases, strict=True)]
+        wanted = [(draft_id, case) for draft_id, case in zip(draft_ids, cases, strict=True)
+                  if draft_id and not self.exists(draft_id)]
+        drafts = assistant.compose_many([case for _, case in wanted])
+        if drafts:
+            assistant.drafts.save_many([draft.model_copy(update={"id": draft_id})
+                                        for (draft_id, _), draft in zip(wanted, drafts,
+                                                                        strict=True)])
+        with Session(self.checkpoint) as session, session.begin():
+            for (position, ticket), case, draft_id in zip(batch, cases, draft_ids, strict=True):
+                self.finished(session, position, ticket, case.labels, case.recall, draft_id)
+        self.report(self.classified)
+
+    def case(self, ticket: Ticket, labels: Classification, recall: Recall | None) -> Case:
+        """A ticket labelled earlier (parked for the Batch API), ready for `compose` again."""
+        request = self.request(ticket)
+        return Case(request, self.assistant.understand(request), recall, labels)
+
+
+def clip(assistant: Assistant, ticket: Ticket) -> str:
+    return ticket.text[: assistant.settings.max_text_chars]

@@ -1,0 +1,120 @@
+"""Nightly triage of closed, low-rated tickets: quick wins first, for a leader to fix personally.
+
+The export is streamed (never loaded whole). Progress is checkpointed in SQLite inside the
+output folder after every batch, together with the drafts it made (their ids are derived from
+the run and the ticket), so a run killed at any point and started again with the same
+arguments ends with exactly the rows, files and drafts of an uninterrupted run."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import create_engine, func, select
+from sqlalchemy.orm import Session
+
+from ..errors import InvalidInput
+from ..service import Assistant
+from .batchapi import BatchTriage
+from .checkpoint import CheckpointBase, RunRow, TicketRow
+from .exports import Preset, Problem, Ticket, read_export
+from .job import Job
+from .outputs import TriageRow, rank, write_outputs
+
+
+@dataclass
+class TriageSummary:
+    read: int
+    selected: int
+    classified_now: int
+    resumed: int
+    problems: int
+    quick_wins: int
+    out: Path
+
+
+ProgressFn = Callable[[int, int], None]
+
+
+def run_triage(
+    assistant: Assistant, export: Path, out: Path, *, preset: Preset, csat_below: float = 7.0,
+    signer: str | None = None, progress: ProgressFn | None = None, batch_api: bool = False,
+    log: Callable[[str], None] | None = None,
+) -> TriageSummary:
+    """Triage the tickets rated below `csat_below`; safe to stop at any point and run again
+    with the same arguments. `batch_api` sends the model's work through the OpenAI Batch API."""
+    if batch_api and assistant.llm is None:
+        raise InvalidInput("--batch-api needs the LLM engine (set OPENAI_API_KEY or "
+                           "OPENAI_BASE_URL, RECOVERY_ENGINE=llm)")
+    out.mkdir(parents=True, exist_ok=True)
+    arguments = json.dumps({
+        "export": str(export.resolve()), "file": _file_digest(export), "preset": preset.__dict__,
+        "csat_below": csat_below, "signer": signer, "batch_api": batch_api,
+    }, sort_keys=True)
+    key = hashlib.sha256(arguments.encode()).hexdigest()
+    checkpoint = create_engine(f"sqlite:///{out / 'checkpoint.db'}")
+    CheckpointBase.metadata.create_all(checkpoint)
+    with Session(checkpoint) as session, session.begin():
+        run = session.get(RunRow, key)
+        if run is None:
+            if session.scalar(select(func.count()).select_from(RunRow)):
+                raise InvalidInput(
+                    f"{out} holds a triage run with other arguments or another export; "
+                    "use a new --out folder (or delete its checkpoint.db to start over)")
+            session.add(RunRow(key=key, arguments=arguments))
+        done = set(session.scalars(select(TicketRow.ticket_id)))
+
+    def chosen(ticket: Ticket) -> bool:
+        return ticket.csat is not None and ticket.csat < csat_below
+
+    # Two streamed passes: the first only counts (for the progress total), the second works
+    # in batches; neither holds the export in memory.
+    total = sum(1 for ticket in read_export(export, preset, []) if chosen(ticket))
+    reading = _Reading()
+    todo = ((position, ticket) for position, ticket in _selected(export, preset, chosen, reading)
+            if ticket.id not in done)
+    job = Job(assistant, checkpoint, key, signer,
+               lambda now: progress(len(done) + now, total) if progress else None)
+    if batch_api:
+        classified = BatchTriage(job, out, log or (lambda _: None)).run(todo)
+    else:
+        classified = job.inline(todo)
+    with Session(checkpoint) as session:
+        results = [TriageRow.model_validate_json(r) for r in session.scalars(
+            select(TicketRow.result).order_by(TicketRow.position))]
+    checkpoint.dispose()
+    ranked = rank(results)
+    write_outputs(ranked, reading.problems, out, csat_below)
+    return TriageSummary(
+        read=reading.read, selected=reading.selected, classified_now=classified,
+        resumed=len(done), problems=len(reading.problems),
+        quick_wins=sum(r.route == "quick_win" for r in ranked), out=out,
+    )
+
+
+@dataclass
+class _Reading:
+    read: int = 0
+    selected: int = 0
+    problems: list[Problem] = field(default_factory=list)
+
+
+def _selected(export: Path, preset: Preset, chosen: Callable[[Ticket], bool], reading: _Reading
+              ) -> Iterator[tuple[int, Ticket]]:
+    """(position among the selected, ticket), counting what was read on the way."""
+    for ticket in read_export(export, preset, reading.problems):
+        reading.read += 1
+        if chosen(ticket):
+            reading.selected += 1
+            yield reading.selected, ticket
+
+
+def _file_digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
