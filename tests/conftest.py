@@ -5,12 +5,15 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 
+from api.app import create_app
 from assistant.classify import ExampleIndex, OfflineClassifier
 from assistant.embeddings import E5Embeddings
 from assistant.history import HistoryStore, open_chroma_client
@@ -42,6 +45,19 @@ def api_headers(assistant: Assistant, tenant: str = DEFAULT_TENANT) -> dict[str,
     """A fresh API key of `tenant`, as the header every /v1 request needs."""
     _, key = assistant.keys.create(tenant, "tests")
     return {"Authorization": f"Bearer {key}"}
+
+
+def new_assistant(settings: Settings) -> Assistant:
+    """An assistant on `settings` whose today is the tests' fixed day."""
+    return Assistant(settings, today=lambda: TODAY)
+
+
+@contextmanager
+def api_client(assistant: Assistant, tenant: str = DEFAULT_TENANT) -> Iterator[TestClient]:
+    """The API over `assistant`, over HTTP semantics in process, with a key of `tenant`."""
+    with TestClient(create_app(assistant=assistant),
+                    headers=api_headers(assistant, tenant)) as client:
+        yield client
 
 
 @pytest.fixture(scope="session")
@@ -83,8 +99,8 @@ def classifier(knowledge, example_cache: ExampleIndex) -> OfflineClassifier:
 @pytest.fixture(scope="session")
 def offline_assistant(tmp_path_factory, example_cache: ExampleIndex) -> Assistant:
     """One offline assistant on the embedded stores, for tests that only read through it."""
-    settings = Settings(data_dir=tmp_path_factory.mktemp("assistant"), engine="offline")
-    return Assistant(settings, today=lambda: TODAY)
+    return new_assistant(Settings(data_dir=tmp_path_factory.mktemp("assistant"),
+                                  engine="offline"))
 
 
 @pytest.fixture(scope="session")

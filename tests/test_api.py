@@ -1,15 +1,12 @@
 import pytest
-from fastapi.testclient import TestClient
 
-from api.app import create_app
-from assistant.service import Assistant
-from tests.conftest import TODAY, api_headers
+from tests.conftest import api_client, new_assistant
 
 
 @pytest.fixture()
 def client(settings):
-    assistant = Assistant(settings, today=lambda: TODAY)
-    with TestClient(create_app(assistant=assistant), headers=api_headers(assistant)) as c:
+    assistant = new_assistant(settings)
+    with api_client(assistant) as c:
         yield c
 
 

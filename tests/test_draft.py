@@ -5,14 +5,13 @@ import pytest
 from assistant.errors import InvalidInput
 from assistant.history import read_history_file
 from assistant.models import ComplaintIn, DraftRequest, HistoryItemIn
-from assistant.service import Assistant
 from assistant.settings import REPO_ROOT
-from tests.conftest import TODAY
+from tests.conftest import new_assistant
 
 
 @pytest.fixture()
 def assistant(settings):
-    a = Assistant(settings, today=lambda: TODAY)
+    a = new_assistant(settings)
     rows = list(read_history_file(REPO_ROOT / "knowledge/demo/history.jsonl"))
     for customer in {c for c, _ in rows}:
         a.add_history(customer, [i for c, i in rows if c == customer])

@@ -22,10 +22,9 @@ from hypothesis import HealthCheck, settings
 from schemathesis.specs.openapi.checks import negative_data_rejection, positive_data_acceptance
 
 from api.app import create_app
-from assistant.service import Assistant
 from assistant.settings import Settings
 from tests.chromaserver import serving
-from tests.conftest import TODAY, api_headers
+from tests.conftest import api_headers, new_assistant
 
 pytestmark = pytest.mark.network
 
@@ -41,7 +40,7 @@ def target(tmp_path_factory) -> Iterator[tuple[str, dict[str, str]]]:
     limit (the fuzzer would mostly meet 429s)."""
     settings = Settings(data_dir=tmp_path_factory.mktemp("fuzz"), engine="offline",
                         rate_limit_per_minute=None, max_upload_mb=1)
-    assistant = Assistant(settings, today=lambda: TODAY)
+    assistant = new_assistant(settings)
     headers = api_headers(assistant)
     with serving(create_app(assistant=assistant)) as base:
         yield base, headers

@@ -10,10 +10,9 @@ import httpx
 import pytest
 
 from api.app import create_app
-from assistant.service import Assistant
 from assistant.settings import Settings
 from tests.chromaserver import serving
-from tests.conftest import TODAY, api_headers
+from tests.conftest import api_headers, new_assistant
 
 pytestmark = pytest.mark.network
 
@@ -24,7 +23,7 @@ JSON = {"content-type": "application/json"}
 def api(tmp_path_factory):
     settings = Settings(data_dir=tmp_path_factory.mktemp("hostile"), engine="offline",
                         max_body_mb=1)
-    assistant = Assistant(settings, today=lambda: TODAY)
+    assistant = new_assistant(settings)
     with serving(create_app(assistant=assistant)) as base, httpx.Client(
             base_url=base, timeout=60, headers=api_headers(assistant)) as client:
         yield client

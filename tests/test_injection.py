@@ -22,7 +22,7 @@ from assistant.llm.prompting import shingles
 from assistant.models import ORDINAL_LABELS, ComplaintIn, DraftRequest, HistoryItemIn
 from assistant.service import Assistant
 from assistant.settings import Settings
-from tests.conftest import INJECTION_RESULTS, TODAY
+from tests.conftest import INJECTION_RESULTS, new_assistant
 from tests.fake_openai import Answer, FakeOpenAI, Seen
 
 pytestmark = pytest.mark.network
@@ -62,7 +62,7 @@ def _obeying_model():
 @pytest.fixture(scope="module")
 def offline(tmp_path_factory) -> Assistant:
     settings = Settings(data_dir=tmp_path_factory.mktemp("inj-offline"), engine="offline")
-    return Assistant(settings, today=lambda: TODAY)
+    return new_assistant(settings)
 
 
 def _history(assistant: Assistant, customer: str, items: list[dict]) -> str | None:
@@ -114,7 +114,7 @@ def test_every_injection_attempt_is_held(engine, offline, tmp_path_factory, requ
                 data_dir=tmp_path_factory.mktemp("inj-llm"), engine="llm",
                 openai_base_url=fake.base_url, openai_api_key="sk-test", llm_timeout_s=2.0,
                 llm_max_retries=0)
-            assistant = Assistant(settings, today=lambda: TODAY)
+            assistant = new_assistant(settings)
         lines, failures = [], 0
         for row in CORPUS:
             problems = _attempt(assistant, offline, row, engine)

@@ -10,10 +10,8 @@ import time
 from datetime import date, timedelta
 
 import pytest
-from fastapi.testclient import TestClient
 from langchain_core.messages import HumanMessage
 
-from api.app import create_app
 from assistant.embeddings import make_embeddings
 from assistant.llm import ChatCaller, LabelsOut, history_block
 from assistant.models import (
@@ -28,10 +26,9 @@ from assistant.models import (
     ReviewIn,
 )
 from assistant.ratelimit import RateLimiter
-from assistant.service import Assistant
 from assistant.settings import Settings
 from assistant.tokens import count_tokens
-from tests.conftest import TODAY, api_headers
+from tests.conftest import TODAY, api_client, new_assistant
 from tests.fake_openai import Answer, Fail, FakeOpenAI, Refuse, Seen, Stall
 
 pytestmark = pytest.mark.network
@@ -86,7 +83,7 @@ def llm(fake, tmp_path_factory):
         data_dir=tmp_path_factory.mktemp("llm"), engine="llm", openai_base_url=fake.base_url,
         openai_api_key="sk-test", llm_timeout_s=1.0, llm_max_retries=2, llm_deadline_s=8.0,
     )
-    assistant = Assistant(settings, today=lambda: TODAY)
+    assistant = new_assistant(settings)
     assistant.add_history("guest-214", [
         HistoryItemIn(id="p1", kind=HistoryKind.preference, at=date(2026, 11, 20),
                       text="Ordered a strawberry smoothie twice"),
@@ -284,7 +281,7 @@ def test_history_is_trimmed_to_the_token_budget_most_useful_first():
 
 def test_api_answers_when_the_model_is_down(llm, fake):
     fake.then(Fail(500), Fail(500), Fail(500))
-    with TestClient(create_app(assistant=llm), headers=api_headers(llm)) as client:
+    with api_client(llm) as client:
         r = client.post("/v1/drafts", json={"text": SALAD, "customer_id": "guest-214"})
     assert r.status_code == 201, r.text
     body = r.json()

@@ -7,9 +7,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from fastapi.testclient import TestClient
 
-from api.app import create_app
 from assistant.errors import Conflict, InvalidInput, NotFound
 from assistant.models import (
     Classification,
@@ -20,8 +18,7 @@ from assistant.models import (
     ReviewIn,
 )
 from assistant.review import Base, DraftStore, word_edit_distance
-from assistant.service import Assistant
-from tests.conftest import TODAY, api_headers
+from tests.conftest import TODAY, api_client, new_assistant
 
 
 @pytest.fixture()
@@ -163,8 +160,8 @@ def test_word_edit_distance():
 
 
 def test_review_desk_over_http(settings):
-    assistant = Assistant(settings, today=lambda: TODAY)
-    with TestClient(create_app(assistant=assistant), headers=api_headers(assistant)) as client:
+    assistant = new_assistant(settings)
+    with api_client(assistant) as client:
         made = client.post("/v1/drafts", json={"text": "The invoice has my name misspelled."})
         assert made.status_code == 201
         draft_id = made.json()["id"]
@@ -190,7 +187,7 @@ def test_review_desk_over_http(settings):
 
 def test_an_approved_edit_changes_later_drafts(settings):
     """The team's voice: phrasings kept in approved or edited replies are preferred later."""
-    assistant = Assistant(settings, today=lambda: TODAY)
+    assistant = new_assistant(settings)
     greetings = assistant.knowledge.phrases["en"].greeting
     later = DraftRequest(text="My order is ten days late and still not here.")
     before = assistant.draft(later)

@@ -19,12 +19,11 @@ from sqlalchemy.orm import Session
 from assistant.keys import KeyStore
 from assistant.models import DraftRequest, HistoryItemIn, ReviewIn
 from assistant.review import DraftStore
-from assistant.service import Assistant
 from assistant.settings import Settings
 from assistant.store import TriageRunRow
 from assistant.triage import TriageRuns
 from tests.chromaserver import fresh_database, wait_for_http
-from tests.conftest import TODAY
+from tests.conftest import new_assistant
 from tests.pgserver import _free_port
 
 pytestmark = pytest.mark.network
@@ -116,7 +115,7 @@ def test_what_was_acknowledged_survives_a_hard_kill(tmp_path):
 def test_migrate_moves_history_and_drafts_losing_nothing(tmp_path, chroma_url, postgres_url):
     collection = f"t{uuid.uuid4().hex[:12]}"
     embedded = Settings(data_dir=tmp_path / "var", engine="offline", collection=collection)
-    assistant = Assistant(embedded, today=lambda: TODAY)
+    assistant = new_assistant(embedded)
     for n in range(30):
         assistant.add_history(f"c{n % 6}", [HistoryItemIn(
             id=f"h{n}", kind="order", at=date(2026, 11, 1 + n % 20),
@@ -145,7 +144,7 @@ def test_migrate_moves_history_and_drafts_losing_nothing(tmp_path, chroma_url, p
 
     server = Settings(data_dir=tmp_path / "server", engine="offline", collection=collection,
                       chroma_url=chroma_url, database_url=database)
-    moved = Assistant(server, today=lambda: TODAY)
+    moved = new_assistant(server)
     assert [i.id for i in moved.list_history("c1")] == [
         i.id for i in assistant.list_history("c1")]
     redo = moved.draft(DraftRequest(text="Order 1 came late and cold.", customer_id="c1"))

@@ -18,7 +18,7 @@ from assistant.review import DraftRow, DraftStore
 from assistant.service import Assistant
 from assistant.settings import Settings
 from tests.chromaserver import serving
-from tests.conftest import TODAY, api_headers
+from tests.conftest import TODAY, api_headers, new_assistant
 from tests.exports import write_export
 
 pytestmark = pytest.mark.network
@@ -35,7 +35,7 @@ def _wait_done(client: httpx.Client, run_id: str) -> dict:
 
 
 def test_no_tenant_reaches_another(store_settings, tmp_path):
-    assistant = Assistant(store_settings, today=lambda: TODAY)
+    assistant = new_assistant(store_settings)
     with serving(create_app(assistant=assistant)) as base, \
             httpx.Client(base_url=base, timeout=60,
                          headers=api_headers(assistant, "acme")) as acme, \
@@ -91,7 +91,7 @@ def test_no_tenant_reaches_another(store_settings, tmp_path):
 
 
 def test_every_v1_route_needs_a_live_key(settings):
-    assistant = Assistant(settings, today=lambda: TODAY)
+    assistant = new_assistant(settings)
     app = create_app(assistant=assistant)
     paths = app.openapi()["paths"]
     routes = [(method, path.replace("{draft_id}", "ab").replace("{run_id}", "ab")
@@ -120,7 +120,7 @@ def test_every_v1_route_needs_a_live_key(settings):
 
 def test_each_key_has_its_own_rate_limit(tmp_path):
     settings = Settings(data_dir=tmp_path, engine="offline", rate_limit_per_minute=60)
-    assistant = Assistant(settings, today=lambda: TODAY)
+    assistant = new_assistant(settings)
     busy, calm = api_headers(assistant, "acme"), api_headers(assistant, "acme")
     with TestClient(create_app(assistant=assistant)) as client:
         codes = [client.get("/v1/me", headers=busy).status_code for _ in range(12)]

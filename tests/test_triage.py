@@ -13,10 +13,8 @@ from pathlib import Path
 from typing import get_args
 
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
-from api.app import create_app
 from assistant.errors import InvalidInput
 from assistant.service import Assistant
 from assistant.settings import Settings
@@ -28,7 +26,7 @@ from assistant.triage import (
     run_triage,
     score_0_10,
 )
-from tests.conftest import TODAY, api_headers
+from tests.conftest import api_client, new_assistant
 from tests.exports import FLAWS, write_export
 
 
@@ -44,7 +42,7 @@ SUFFIX = {"zendesk": "csv", "freshdesk": "jsonl", "intercom": "jsonl"}
 @pytest.fixture(scope="module")
 def assistant(tmp_path_factory) -> Assistant:
     settings = Settings(data_dir=tmp_path_factory.mktemp("triage"), engine="offline")
-    return Assistant(settings, today=lambda: TODAY)
+    return new_assistant(settings)
 
 
 def lines(path: Path) -> list[dict[str, object]]:
@@ -142,8 +140,8 @@ def test_rating_scales_map_to_0_10():
 def test_triage_run_over_http(settings, tmp_path):
     export = tmp_path / "export.csv"
     low = write_export("zendesk", export, 300)
-    assistant = Assistant(settings, today=lambda: TODAY)
-    with TestClient(create_app(assistant=assistant), headers=api_headers(assistant)) as client:
+    assistant = new_assistant(settings)
+    with api_client(assistant) as client:
         r = client.post("/v1/triage-runs", params={"preset": "zendesk", "signer": "Tyler"},
                         content=export.read_bytes())
         assert r.status_code == 202, r.text
@@ -171,7 +169,7 @@ def test_triage_run_over_http(settings, tmp_path):
 def test_oversized_upload_is_refused(tmp_path):
     settings = Settings(data_dir=tmp_path, engine="offline", max_upload_mb=1)
     assistant = Assistant(settings)
-    with TestClient(create_app(assistant=assistant), headers=api_headers(assistant)) as client:
+    with api_client(assistant) as client:
         r = client.post("/v1/triage-runs", content=b"x" * (1024 * 1024 + 10))
     assert r.status_code == 413 and "RECOVERY_MAX_UPLOAD_MB" in r.json()["detail"]
     assert list((tmp_path / "triage-runs").iterdir()) == []
@@ -179,7 +177,7 @@ def test_oversized_upload_is_refused(tmp_path):
 
 def test_unfinished_run_resumes_when_the_service_starts(settings, tmp_path):
     """A run cut off by a restart (left 'running' in the database) finishes after it."""
-    assistant = Assistant(settings, today=lambda: TODAY)
+    assistant = new_assistant(settings)
     runs = TriageRuns(assistant)
     run_id = runs.new_run_id()
     export = runs.folder_of(run_id) / "export.csv"
@@ -188,7 +186,7 @@ def test_unfinished_run_resumes_when_the_service_starts(settings, tmp_path):
         session.add(TriageRunRow(id=run_id, status="running", created_at="2026-11-23T02:00:00",
                                arguments=json.dumps({"export": export.name, "preset": "zendesk",
                                                      "csat_below": 7, "signer": None})))
-    with TestClient(create_app(assistant=assistant), headers=api_headers(assistant)) as client:
+    with api_client(assistant) as client:
         deadline = time.monotonic() + 120
         while (run := client.get(f"/v1/triage-runs/{run_id}").json())["status"] != "done":
             assert run["status"] == "running" and time.monotonic() < deadline, run
@@ -199,7 +197,7 @@ def test_unfinished_run_resumes_when_the_service_starts(settings, tmp_path):
 def test_runs_of_another_instance_are_left_to_it(settings):
     """With shared stores, a run whose files are on another instance is neither resumed here
     (that instance runs it) nor served as a 500: its rows say where they are."""
-    assistant = Assistant(settings, today=lambda: TODAY)
+    assistant = new_assistant(settings)
     runs = TriageRuns(assistant)
     arguments = json.dumps({"export": "export.csv", "preset": "zendesk", "csat_below": 7,
                             "signer": None})
@@ -210,6 +208,6 @@ def test_runs_of_another_instance_are_left_to_it(settings):
                                created_at="2026-11-23T02:00:00"))
     assert runs.resume_unfinished() == []
     assert runs.get("e1" * 16).status == "running"
-    with TestClient(create_app(assistant=assistant), headers=api_headers(assistant)) as client:
+    with api_client(assistant) as client:
         r = client.get("/v1/triage-runs/" + "e2" * 16 + "/rows")
     assert r.status_code == 404 and "another instance" in r.json()["detail"]

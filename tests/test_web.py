@@ -17,7 +17,7 @@ from assistant.review import DraftStore
 from assistant.service import Assistant
 from assistant.settings import REPO_ROOT
 from tests.chromaserver import serving
-from tests.conftest import TODAY, api_headers
+from tests.conftest import api_headers, new_assistant
 
 pytestmark = pytest.mark.network
 SHOTS = REPO_ROOT / "out" / "screenshots"
@@ -38,7 +38,7 @@ def _chromium() -> str:
 
 @pytest.fixture()
 def server(settings) -> Iterator[tuple[str, Assistant]]:
-    assistant = Assistant(settings, today=lambda: TODAY)
+    assistant = new_assistant(settings)
     with serving(create_app(assistant=assistant)) as base:
         yield base, assistant
 

@@ -1,0 +1,79 @@
+"""Drafts: made, queued, reviewed and audited; follow-ups and the review statistics."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from fastapi.concurrency import run_in_threadpool
+
+from api.deps import HOURS, AssistantDep, DraftPath
+from assistant.models import (
+    Draft,
+    DraftPage,
+    DraftRequest,
+    DraftStatus,
+    Effort,
+    FollowUpDue,
+    IsoDate,
+    ReviewEvent,
+    ReviewIn,
+    Route,
+    Severity,
+    StatsReport,
+)
+
+router = APIRouter()
+
+
+@router.post("/drafts", response_model=Draft, status_code=201)
+async def create_draft(body: DraftRequest, assistant: AssistantDep) -> Draft:
+    return await run_in_threadpool(assistant.draft, body)
+
+
+@router.get("/drafts", response_model=DraftPage)
+async def list_drafts(
+    assistant: AssistantDep,
+    status: DraftStatus | None = None,
+    route: Route | None = None,
+    severity: Severity | None = None,
+    effort: Effort | None = None,
+    language: Annotated[str | None, Query(max_length=8)] = None,
+    older_than_hours: Annotated[float | None, Query(ge=0, le=HOURS)] = None,
+    newer_than_hours: Annotated[float | None, Query(ge=0, le=HOURS)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> DraftPage:
+    """The review queue, oldest first; filter by state, labels, language and age."""
+    return await run_in_threadpool(
+        assistant.drafts.queue, status=status, route=route, severity=severity,
+        effort=effort, language=language, older_than_hours=older_than_hours,
+        newer_than_hours=newer_than_hours, limit=limit, offset=offset,
+    )
+
+
+@router.get("/drafts/{draft_id}", response_model=Draft)
+async def get_draft(draft_id: DraftPath, assistant: AssistantDep) -> Draft:
+    return await run_in_threadpool(assistant.drafts.get, draft_id)
+
+
+@router.post("/drafts/{draft_id}/review", response_model=Draft)
+async def review_draft(draft_id: DraftPath, body: ReviewIn, assistant: AssistantDep) -> Draft:
+    """Approve, edit (with the new text) or reject (with a reason). Nothing is sent."""
+    return await run_in_threadpool(assistant.drafts.review, draft_id, body)
+
+
+@router.get("/drafts/{draft_id}/audit", response_model=list[ReviewEvent])
+async def draft_audit(draft_id: DraftPath, assistant: AssistantDep) -> list[ReviewEvent]:
+    return await run_in_threadpool(assistant.drafts.audit, draft_id)
+
+
+@router.get("/follow-ups", response_model=list[FollowUpDue])
+async def follow_ups(assistant: AssistantDep, due_by: IsoDate | None = None
+                     ) -> list[FollowUpDue]:
+    """Sent replies that promised a follow-up by `due_by` (default today)."""
+    return await run_in_threadpool(assistant.drafts.follow_ups_due, due_by or assistant.today())
+
+
+@router.get("/stats", response_model=StatsReport)
+async def stats(assistant: AssistantDep) -> StatsReport:
+    """Acceptance, edit and rejection rates, edit distance; overall and by label."""
+    return await run_in_threadpool(assistant.drafts.stats)
