@@ -6,6 +6,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path as PathLib
 
 from fastapi import Depends, FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -25,7 +26,7 @@ from assistant.errors import (
     Unavailable,
 )
 from assistant.ratelimit import RequestQuota
-from assistant.service import Assistant
+from assistant.service import Assistant, Health
 from assistant.settings import Settings, get_settings
 from assistant.triage import TriageRuns
 
@@ -89,9 +90,19 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
         """The review desk for agents: plain HTML, CSS and JS served from here, no CDN."""
         return FileResponse(STATIC / "index.html")
 
-    @app.get("/healthz")
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
+    @app.get("/healthz", response_model=Health)
+    async def healthz(request: Request) -> Health:
+        """Alive: the engine and the model it uses (no outside call)."""
+        service: Assistant = request.app.state.assistant
+        return service.health()
+
+    @app.get("/readyz", response_model=Health, responses={503: {"model": Health}})
+    async def readyz(request: Request) -> JSONResponse:
+        """Ready to label with the configured engine: 503 while the model endpoint does not
+        answer (the offline engine would stand in for every request)."""
+        service: Assistant = request.app.state.assistant
+        health = await run_in_threadpool(service.health, True)
+        return JSONResponse(health.model_dump(), status_code=200 if health.status == "ok" else 503)
 
     for routes in (complaints, drafts, triage, customers):
         app.include_router(routes.router, prefix="/v1", responses=ERRORS, dependencies=[

@@ -76,6 +76,8 @@ def draft(
         return
     c = result.classification
     typer.echo(result.reply + "\n")
+    typer.echo(f"-- written by {result.engine} ({result.model}); labels by {c.engine} ({c.model})"
+               + (f"; fell back: {result.fallback_reason}" if result.fallback_reason else ""))
     typer.echo(f"-- {c.severity.value} severity, {c.effort.value} effort, route {c.route.value}")
     if result.gesture:
         typer.echo(f"-- gesture: {result.gesture.text} ({result.gesture.reason})")
@@ -268,6 +270,11 @@ def eval_(
     write_json(report, json_path)
     if report_path:
         write_report(report, report_path, failures if gate else None)
+    cost = report["cost"]
+    typer.echo(f"engine {report['engine']}: {cost['fallbacks']} of {report['n']} lines fell "
+               f"back to the offline engine, {cost['calls_per_item']:.1f} model calls a line")
+    for reason in report["fallback_reasons"]:
+        typer.echo(f"  {reason['count']} × {reason['reason']}")
     for label, metrics in report["labels"].items():
         kappa, interval = metrics.get("quadratic_kappa"), metrics.get("quadratic_kappa_ci95")
         extra = f", qwk {kappa:.3f}" if kappa is not None else ""

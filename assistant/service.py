@@ -14,9 +14,10 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
-from typing import TypeVar
+from typing import Literal, TypeVar
 
 import numpy as np
+from pydantic import BaseModel, Field
 
 from .classify import ENGINE as OFFLINE_ENGINE
 from .classify import ExampleIndex, OfflineClassifier
@@ -48,6 +49,14 @@ from .tenancy import DEFAULT_TENANT, check_tenant
 from .understand import Reading, Understood, understand
 
 Item = TypeVar("Item")
+
+
+class Health(BaseModel):
+    status: Literal["ok", "unavailable"]
+    engine: str
+    model: str
+    endpoint_problem: str | None = Field(
+        None, description="Why the model endpoint did not answer (only asked by /readyz).")
 Result = TypeVar("Result")
 
 
@@ -106,6 +115,23 @@ class Assistant:
     @property
     def engine(self) -> str:
         return LLM_ENGINE if self.llm else OFFLINE_ENGINE
+
+    @property
+    def model(self) -> str:
+        """The model that labels and writes: the one the server says it serves when it says."""
+        if self.llm is None:
+            return self.classifier.model
+        caller = self.llm.caller
+        return (caller.server.model if isinstance(caller, ChatCaller) and caller.server.model
+                else caller.model)
+
+    def health(self, check_endpoint: bool = False) -> Health:
+        """Engine and model; with `check_endpoint`, whether the model endpoint answers now."""
+        problem = None
+        if check_endpoint and self.llm is not None and isinstance(self.llm.caller, ChatCaller):
+            problem = self.llm.caller.ping()
+        return Health(status="ok" if problem is None else "unavailable", engine=self.engine,
+                      model=self.model, endpoint_problem=problem)
 
     # The entry points.
 
@@ -192,16 +218,17 @@ class Assistant:
         when the text talks to the model; the offline labels, with the reason, when the
         model fails."""
         try:
-            proposal, confidence, usage = llm.propose(understood, recall, self._today())
+            reading = llm.propose(understood, recall, self._today())
         except LLMFailure as failure:
-            return offline.model_copy(update={"fallback_reason": f"classify: {failure}"})
-        labels = apply_rubric(proposal, understood.reading.hits, recall)
+            return offline.model_copy(update={"fallback_reason": f"classify: {failure}",
+                                              "usage": offline.usage.plus(failure.usage)})
+        labels = apply_rubric(reading.proposal, understood.reading.hits, recall)
         if offline.warnings:
             labels = never_softer(labels, Labels.model_validate(offline, from_attributes=True),
                                   "the offline engine")
         return self._classification(
-            labels, understood, recall, confidence, usage, engine=LLM_ENGINE,
-            model=llm.caller.model, prompt_version=llm.classify_prompt.version)
+            labels, understood, recall, reading.confidence, reading.usage, engine=LLM_ENGINE,
+            model=reading.model, prompt_version=llm.classify_prompt.version)
 
     def _classification(
         self, labels: Labels, understood: Understood, recall: Recall | None, confidence: float,
@@ -222,12 +249,12 @@ class Assistant:
         language = require_draft_language(labels.language)
         learned = self.drafts.learned_replies(language, labels.category.value)
         today = self._today()
-        fallback_reason = labels.fallback_reason
+        fallback_reason, usage = labels.fallback_reason, labels.usage
         if llm is not None and labels.engine == LLM_ENGINE:
             try:
                 return llm.draft(case.understood, labels, case.recall, today, signer, learned)
             except LLMFailure as failure:
-                fallback_reason = f"draft: {failure}"
+                fallback_reason, usage = f"draft: {failure}", usage.plus(failure.usage)
         draft = compose(
             case.understood, labels, case.recall, self.knowledge, today,
             self.settings.gesture_cooldown_days, signer=signer, learned=learned,
@@ -235,6 +262,7 @@ class Assistant:
         return draft.model_copy(update={
             "engine": OFFLINE_ENGINE, "model": self.classifier.model,
             "prompt_version": self.knowledge.version, "fallback_reason": fallback_reason,
+            "usage": usage,
         })
 
     # Plumbing.

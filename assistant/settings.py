@@ -12,12 +12,14 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 # USD per 1M tokens (input, output), list prices; override with RECOVERY_LLM_PRICES.
-DEFAULT_PRICES: dict[str, tuple[float, float]] = {
-    "gpt-4o-mini": (0.15, 0.60),
-    "gpt-4o": (2.50, 10.00),
-    "gpt-4.1-mini": (0.40, 1.60),
-    "gpt-4.1-nano": (0.10, 0.40),
-    "gpt-4.1": (2.00, 8.00),
+# USD per 1M tokens: input, output, cached input. A dated snapshot ("gpt-4o-mini-2024-07-18")
+# takes its family's price.
+DEFAULT_PRICES: dict[str, tuple[float, float] | tuple[float, float, float]] = {
+    "gpt-4o-mini": (0.15, 0.60, 0.075),
+    "gpt-4o": (2.50, 10.00, 1.25),
+    "gpt-4.1-mini": (0.40, 1.60, 0.10),
+    "gpt-4.1-nano": (0.10, 0.40, 0.025),
+    "gpt-4.1": (2.00, 8.00, 0.50),
 }
 
 
@@ -65,9 +67,10 @@ class Settings(BaseSettings):
         0.5, gt=0, le=1, description="Batch price as a share of the list price.")
     llm_history_tokens: int = Field(500, ge=0, description="Token budget for history items.")
     llm_max_output_tokens: int = Field(700, gt=0)
-    llm_prices: dict[str, tuple[float, float]] = Field(
+    llm_prices: dict[str, tuple[float, float] | tuple[float, float, float]] = Field(
         default_factory=lambda: dict(DEFAULT_PRICES),
-        description="USD per 1M tokens (input, output) by model; JSON in the env var.",
+        description="USD per 1M tokens [input, output] or [input, output, cached input] by "
+        "model as the server names it; JSON in the env var. A model not here is not priced.",
     )
     redact_pii: bool = Field(
         True, description="Replace e-mails, phone, card, IBAN and national id numbers and "

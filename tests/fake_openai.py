@@ -130,6 +130,9 @@ class FakeOpenAI:
                     self.send_header("content-length", str(len(raw)))
                     self.end_headers()
                     self.wfile.write(raw)
+                elif parts[-1] == "models":
+                    self._send(200, {"object": "list", "data": [
+                        {"id": "fake-model", "object": "model", "owned_by": "tests"}]})
                 else:
                     self._send(404, {"error": {"message": f"no {self.path}"}})
 

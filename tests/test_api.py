@@ -11,7 +11,10 @@ def client(settings):
 
 
 def test_health(client):
-    assert client.get("/healthz").json() == {"status": "ok"}
+    assert client.get("/healthz").json() == {
+        "status": "ok", "engine": "offline", "model": "rules+ridge+knn-e5",
+        "endpoint_problem": None}
+    assert client.get("/readyz").status_code == 200
 
 
 def test_history_then_draft_uses_it(client):

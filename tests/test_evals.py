@@ -86,7 +86,11 @@ def test_eval_command_writes_the_product_format(tmp_path):
     assert "95% bootstrap interval" in text
     assert "## Against the annotators" in text and "| severity | sv | 1 |" in text
     second = report["items"][1]  # labels only, no text
-    assert set(second) == {"id", "language", "gold", "predicted"}
+    assert set(second) == {"id", "language", "gold", "predicted", "labels_engine", "engine",
+                           "model", "fallback_reason"}
+    assert (second["engine"], second["fallback_reason"]) == ("offline", None)
+    assert report["cost"]["fallback_rate"] == 0 and report["fallback_reasons"] == []
+    assert "engine offline: 0 of 3 lines fell back" in r.stdout
     assert (second["id"], second["language"], second["gold"]) == ("b", "da",
                                                                   {"severity": "critical"})
     assert set(second["predicted"]) == {"severity"}
@@ -259,3 +263,10 @@ def test_an_unknown_label_is_a_clear_error_with_its_line(tmp_path, line, message
                     + json.dumps({"id": "x", "text": "-", **line}) + "\n")
     with pytest.raises(InvalidInput, match=f"set.jsonl:2: .*{message}"):
         read_eval_file(data)
+
+
+def test_a_fallback_rate_gate_is_a_ceiling():
+    gates = {"cost.fallback_rate": 0.5}
+    assert check_gates({"cost": {"fallback_rate": 1.0}}, gates) == [
+        "cost.fallback_rate: 1.000 > 0.5"]
+    assert check_gates({"cost": {"fallback_rate": 0.1}}, gates) == []

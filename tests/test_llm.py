@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -161,7 +162,8 @@ def test_stalled_model_times_out_and_never_hangs(llm, fake):
     started = time.monotonic()
     result = llm.classify(ComplaintIn(text=SALAD))
     elapsed = time.monotonic() - started
-    assert result.engine == "offline" and "timed out after 1s" in (result.fallback_reason or "")
+    assert result.engine == "offline" and "no answer within 1s" in (result.fallback_reason or "")
+    assert result.usage.calls == 3, "every attempt counts in usage"
     assert len(fake.seen) == 3 and elapsed < 8.0  # three 1 s attempts plus backoff < deadline
 
 
@@ -335,3 +337,29 @@ def test_cli_uses_the_model_when_openai_base_url_is_set(fake, tmp_path):
     result = json.loads(r.stdout)
     assert result["engine"] == "llm" and result["usage"]["prompt_tokens"] == 120
     assert [s.schema_name for s in fake.seen] == ["LabelsOut"]
+
+
+def test_health_names_engine_and_model_and_readyz_asks_the_endpoint(llm, fake, tmp_path):
+    with api_client(llm) as client:
+        assert client.get("/healthz").json()["engine"] == "llm"
+        ready = client.get("/readyz")
+        assert ready.status_code == 200 and ready.json()["endpoint_problem"] is None
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+    down = new_assistant(Settings(
+        data_dir=tmp_path, engine="llm", openai_base_url=f"http://127.0.0.1:{closed}/v1",
+        openai_api_key="sk-test"))
+    health = down.health(check_endpoint=True)
+    assert health.status == "unavailable" and "did not answer" in health.endpoint_problem
+
+
+def test_usage_counts_the_calls_of_a_draft_that_fell_back(llm, fake):
+    """Classified by the model, then both draft calls broke the cap: the offline reply
+    stands in, and its usage still counts all three calls and their tokens."""
+    bad = reply(reply="I'll refund you 500 EUR. Okay?", gesture_kind="none",
+                history_ids_used=[])
+    fake.then(Answer(labels()), Answer(bad), Answer(bad))
+    draft = llm.draft(DraftRequest(text=SALAD))
+    assert draft.engine == "offline" and "policy_cap" in (draft.fallback_reason or "")
+    assert draft.usage.calls == 3 and draft.usage.prompt_tokens == 3 * 120

@@ -39,8 +39,13 @@ def load_gates(path: Path, engine: str) -> dict[str, float]:
     return {str(key): float(value) for key, value in section.items()}
 
 
+def lower_is_better(metric: str) -> bool:
+    return any(part in metric for part in LOWER_IS_BETTER)
+
+
 def check_gates(report: dict[str, Any], gates: dict[str, float]) -> list[str]:
-    """Every gate a report misses: below its threshold, or the metric is missing."""
+    """Every gate a report misses: below its floor (above its ceiling, for the metrics where
+    lower is better: fallbacks, cost, latency), or the metric is missing."""
     flat = flatten(report)
     failures = []
     for metric, threshold in sorted(gates.items()):
@@ -48,7 +53,11 @@ def check_gates(report: dict[str, Any], gates: dict[str, float]) -> list[str]:
             failures.append(f"{metric}: missing from the report (threshold {threshold:g})")
             continue
         value = flat[metric]
-        if value is not None and value < threshold:  # None: no line of this set applies
+        if value is None:  # no line of this set applies
+            continue
+        if lower_is_better(metric) and value > threshold:
+            failures.append(f"{metric}: {value:.3f} > {threshold:g}")
+        elif not lower_is_better(metric) and value < threshold:
             failures.append(f"{metric}: {value:.3f} < {threshold:g}")
     return failures
 
@@ -63,7 +72,7 @@ def compare(old: dict[str, Any], new: dict[str, Any], tolerance: float = 1e-9) -
         delta = after[metric] - before[metric]
         if abs(delta) <= tolerance or metric.endswith(".n") or metric == "n":
             continue
-        good = delta < 0 if any(part in metric for part in LOWER_IS_BETTER) else delta > 0
+        good = delta < 0 if lower_is_better(metric) else delta > 0
         line = (f"{metric}: {before[metric]:.3f} → {after[metric]:.3f} ({delta:+.3f})"
                 + _noise_note(old, new, metric))
         (better if good else worse).append(line)

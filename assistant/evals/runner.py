@@ -5,7 +5,9 @@ line's history (the same as a fresh, empty store per line)."""
 
 from __future__ import annotations
 
+import re
 import time
+from collections import Counter
 from typing import Any
 
 from ..errors import AssistantError
@@ -29,7 +31,7 @@ def run_eval(assistant: Assistant, lines: list[EvalLine]) -> dict[str, Any]:
     words: list[int] = []
     latencies: list[float] = []
     usage = Usage()
-    fallbacks = 0
+    fallbacks: list[str] = []
     for line in lines:
         customer = _load_history(assistant, line)
         request = DraftRequest(text=line.text, customer_id=customer)
@@ -42,13 +44,17 @@ def run_eval(assistant: Assistant, lines: list[EvalLine]) -> dict[str, Any]:
             classification = assistant.classify(request)
         usage = usage.plus(draft.usage if draft else classification.usage)
         latencies.append(time.perf_counter() - started)
-        fallbacks += bool((draft or classification).fallback_reason)
+        answered = draft or classification
+        if answered.fallback_reason:
+            fallbacks.append(answered.fallback_reason)
         language = line.language or classification.language
         predicted = {label: getattr(classification, label).value
                      for label in LABELS if label in line.labels}
         items.append({"id": line.id, "language": language,
                       "gold": {label: line.labels[label] for label in predicted},
-                      "predicted": predicted})
+                      "predicted": predicted, "labels_engine": classification.engine,
+                      "engine": answered.engine, "model": answered.model,
+                      "fallback_reason": answered.fallback_reason})
         for label, value in predicted.items():
             gold[label].append(line.labels[label])
             pred[label].append(value)
@@ -102,11 +108,21 @@ def run_eval(assistant: Assistant, lines: list[EvalLine]) -> dict[str, Any]:
             "latency_ms_p50": 1000 * latencies[len(latencies) // 2] if latencies else None,
             "latency_ms_p95": 1000 * latencies[int(0.95 * (len(latencies) - 1))]
             if latencies else None,
-            "fallbacks": fallbacks,
+            "calls_per_item": usage.calls / n,
+            "fallbacks": len(fallbacks),
+            "fallback_rate": len(fallbacks) / n if lines else None,
         },
+        "fallback_reasons": _most_common_reasons(fallbacks),
         **({"human_agreement": against_people} if against_people else {}),
         "items": items,
     }
+
+
+def _most_common_reasons(reasons: list[str], keep: int = 5) -> list[dict[str, Any]]:
+    """Why the engine fell back, most frequent first, numbers and ids blurred so that the
+    same cause counts once ("timed out after 20s" and after 21s alike)."""
+    counted = Counter(re.sub(r"\d+(\.\d+)?", "N", reason) for reason in reasons)
+    return [{"reason": reason, "count": count} for reason, count in counted.most_common(keep)]
 
 
 def _load_history(assistant: Assistant, line: EvalLine) -> str | None:

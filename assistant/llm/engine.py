@@ -6,8 +6,10 @@ once, else the offline drafter stands in)."""
 from __future__ import annotations
 
 import copy
+import re
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
@@ -33,10 +35,22 @@ from ..settings import Settings
 from ..style import run_checks
 from ..understand import Understood
 from .prompting import HistoryBlock, as_data, history_block, shingles
-from .schemas import LabelReason, LabelsOut, ReplyOut
-from .transport import Caller, LLMFailure, short
+from .schemas import LabelReason, ReplyOut, labels_schema, reply_schema
+from .transport import Caller, LLMFailure, served_model, short
 
 ENGINE = "llm"
+
+
+@dataclass(frozen=True)
+class ModelReading:
+    """What the model read in a complaint, and which model (as the server names it) at what
+    cost."""
+
+    proposal: Proposal
+    confidence: float
+    usage: Usage
+    model: str
+_QUOTED = re.compile(r'"[^"]{0,200}"')
 # Checks a reply must pass to be shown at all; the others are marked for the reviewer.
 _HARD_RULES = ("policy_cap", "prompt_private")
 
@@ -50,8 +64,11 @@ class LLMEngine:
         self.caller = caller
         self.classify_prompt = load_prompt(settings.prompts_dir, "classify")
         self.draft_prompt = load_prompt(settings.prompts_dir, "draft")
+        # Our instructions, less the phrases they quote as examples of what never to write: a
+        # reply with a banned phrase fails the style check, it does not leak the prompt.
         self._private = set().union(*(
-            shingles(prompt.render(part)) for prompt in (self.classify_prompt, self.draft_prompt)
+            shingles(_QUOTED.sub(" ", prompt.render(part)))
+            for prompt in (self.classify_prompt, self.draft_prompt)
             for part in ("system", "repair") if part in prompt.parts
             and not prompt.parts[part].get_identifiers()))
 
@@ -71,9 +88,7 @@ class LLMEngine:
         return history_block(recall, self.settings.llm_history_tokens, self.caller.encoding,
                              redaction)
 
-    def propose(
-        self, understood: Understood, recall: Recall | None, today: date
-    ) -> tuple[Proposal, float, Usage]:
+    def propose(self, understood: Understood, recall: Recall | None, today: date) -> ModelReading:
         """The model's reading of the complaint, its confidence and what the call cost."""
         pii = understood.redaction
         block = self._history(recall, pii)
@@ -81,7 +96,7 @@ class LLMEngine:
             self.classify_prompt, today=today.isoformat(), language_hint=understood.language,
             history=block.text, complaint=as_data(understood.for_model),
         )
-        out, _, usage = self.caller.ask(messages, LabelsOut)
+        out, raw, usage = self.caller.ask(messages, labels_schema(block.ids))
         reasons = Reasons()
         history_used: list[str] = []
         for given in out.reasons:
@@ -90,7 +105,8 @@ class LLMEngine:
         proposal = Proposal(
             severity=out.severity, effort=out.effort, recovery_potential=out.recovery_potential,
             category=out.category, reasons=reasons, history_used=history_used)
-        return proposal, round(min(1.0, max(0.0, out.confidence)), 3), usage
+        return ModelReading(proposal, round(min(1.0, max(0.0, out.confidence)), 3), usage,
+                            served_model(raw, self.caller.model))
 
     def draft(
         self, understood: Understood, classification: Classification, recall: Recall | None,
@@ -118,7 +134,9 @@ class LLMEngine:
             voice="\n---\n".join(as_data(pii.redact(reply)) for reply in learned) or "(none yet)",
             history=block.text, complaint=as_data(understood.for_model),
         )
-        out, raw, usage = self.caller.ask(messages, ReplyOut)
+        schema = reply_schema([g.kind for g in allowed], block.ids)
+        out, raw, usage = self.caller.ask(messages, schema)
+        model = served_model(raw, self.caller.model)
         out = _restored(out, pii)
         gesture, checks = self._check(out, allowed, block, language, severity)
         rounds = 0
@@ -129,14 +147,18 @@ class LLMEngine:
                 "repair", reply=as_data(pii.redact(out.reply)),
                 failures="\n".join(f"- {name}: {c.detail}" for name, c in failed.items()),
             )
-            out, _, more = self.caller.ask([*messages, raw, HumanMessage(repair)], ReplyOut)
+            try:
+                out, _, more = self.caller.ask([*messages, raw, HumanMessage(repair)], schema)
+            except LLMFailure as failure:
+                raise LLMFailure(f"the repair round failed: {failure.reason}",
+                                 usage.plus(failure.usage)) from failure
             out = _restored(out, pii)
             usage = usage.plus(more)
             gesture, checks = self._check(out, allowed, block, language, severity)
         broken = [name for name in _HARD_RULES if not checks[name].passed]
         if broken:  # the offline drafter stands in: never a draft that breaks these
             raise LLMFailure(f"the reply still breaks {', '.join(broken)} after a repair: "
-                             + "; ".join(checks[name].detail for name in broken))
+                             + "; ".join(checks[name].detail for name in broken), usage)
         follow_up = None
         if out.follow_up_days and 0 < out.follow_up_days <= 60:
             follow_up = FollowUp(
@@ -153,7 +175,7 @@ class LLMEngine:
             gesture=gesture, follow_up=follow_up,
             history_used=list(dict.fromkeys([*classification.history_used, *used])),
             checks=checks, usage=classification.usage.plus(usage), repair_rounds=rounds,
-            engine=ENGINE, model=self.caller.model, prompt_version=self.draft_prompt.version,
+            engine=ENGINE, model=model, prompt_version=self.draft_prompt.version,
         )
 
     def _check(

@@ -5,13 +5,16 @@ becomes an `LLMFailure` whose reason the response carries as `fallback_reason`."
 from __future__ import annotations
 
 import json
+import logging
 import random
 import time
+from collections.abc import Mapping
 from email.utils import parsedate_to_datetime
 from typing import Any, Protocol, TypeVar
 
+import httpx
 import openai
-from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.messages import AIMessage, BaseMessage, SystemMessage
 from langchain_core.runnables import Runnable
 from langchain_openai import ChatOpenAI
 from openai.lib._parsing._completions import type_to_response_format_param
@@ -24,15 +27,32 @@ from ..settings import Settings
 from ..tokens import count_tokens, encoding_name_for_model
 
 _MAX_BACKOFF_S = 8.0
+_log = logging.getLogger(__name__)
 
 
 class LLMFailure(Exception):
-    """The model could not give a usable answer; `reason` says why, for `fallback_reason`."""
+    """The model could not give a usable answer; `reason` says why in plain words, for
+    `fallback_reason`, and `usage` what the attempts cost all the same."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, usage: Usage | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.usage = usage or Usage()
 
+
+class ServerInfo(BaseModel):
+    """What the endpoint says about itself (llama.cpp's `/props`; nothing for most hosted
+    APIs): the model it serves and how many requests it works on at once."""
+
+    model: str | None = None
+    slots: int | None = None
+    llama_cpp: bool = False
+
+
+def served_model(raw: AIMessage, configured: str) -> str:
+    """The model the server says answered: a name it did not run is never reported."""
+    name = raw.response_metadata.get("model_name") if raw.response_metadata else None
+    return str(name) if name else configured
 
 
 Out = TypeVar("Out", bound=BaseModel)
@@ -53,8 +73,21 @@ class ChatCaller:
 
     def __init__(self, settings: Settings, limiter: RateLimiter | None = None) -> None:
         self._settings = settings
-        self.limiter = limiter or RateLimiter(
-            settings.llm_rpm, settings.llm_tpm, settings.llm_concurrency)
+        self.server = self.server_info()
+        if self.server.llama_cpp and settings.llm_structured == "function_calling":
+            raise InvalidInput(
+                f"{settings.openai_base_url} is a llama.cpp server, which does not hold tool calls "
+                "to a schema (it ignores a named tool_choice): set "
+                "RECOVERY_LLM_STRUCTURED=json_schema, which its grammar enforces")
+        concurrency = settings.llm_concurrency
+        if self.server.slots and self.server.slots < concurrency:
+            # More calls than slots would queue at the server, where the wait counts against
+            # each call's timeout; here it counts only against the deadline.
+            _log.warning("the model server has %d slot(s): %d model call(s) at a time, not "
+                         "RECOVERY_LLM_CONCURRENCY=%d", self.server.slots, self.server.slots,
+                         concurrency)
+            concurrency = self.server.slots
+        self.limiter = limiter or RateLimiter(settings.llm_rpm, settings.llm_tpm, concurrency)
         key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
         self._chat = ChatOpenAI(
             model=settings.llm_model,
@@ -65,21 +98,58 @@ class ChatCaller:
             temperature=0,
             max_completion_tokens=settings.llm_max_output_tokens,
         )
-        self._runnables: dict[type[BaseModel], Runnable[Any, Any]] = {}
         self.encoding = encoding_name_for_model(settings.llm_model)
         self.model = settings.llm_model
 
     def _runnable(self, schema: type[BaseModel]) -> Runnable[Any, Any]:
-        if schema not in self._runnables:
-            method = self._settings.llm_structured
-            self._runnables[schema] = self._chat.with_structured_output(
-                schema, method=method, include_raw=True,
-                strict=True if method != "json_mode" else None,
-            )
-        return self._runnables[schema]
+        """Built per call: the schemas are made per request (the history ids it may cite)."""
+        method = self._settings.llm_structured
+        return self._chat.with_structured_output(
+            schema, method=method, include_raw=True,
+            strict=True if method != "json_mode" else None)
+
+    def server_info(self, timeout_s: float = 3.0) -> ServerInfo:
+        """Asks llama.cpp-style servers for their model and slots (`/props`); an endpoint that
+        does not answer it tells nothing, which is no error."""
+        base = (self._settings.openai_base_url or "").rstrip("/")
+        if not base:
+            return ServerInfo()
+        root = base[: -len("/v1")] if base.endswith("/v1") else base
+        try:
+            response = httpx.get(f"{root}/props", timeout=timeout_s)
+            props = response.json() if response.status_code == 200 else {}
+        except (httpx.HTTPError, ValueError):
+            return ServerInfo()
+        if not isinstance(props, dict) or "total_slots" not in props:
+            return ServerInfo()
+        slots = props.get("total_slots")
+        return ServerInfo(model=props.get("model_alias") or props.get("model_path"),
+                          slots=slots if isinstance(slots, int) else None, llama_cpp=True)
+
+    def ping(self, timeout_s: float = 3.0) -> str | None:
+        """None when the endpoint answers its model list; else why not, in a line."""
+        try:
+            self._chat.root_client.with_options(timeout=timeout_s, max_retries=0).models.list()
+        except openai.APIStatusError as exc:
+            return f"{self._where()} answered HTTP {exc.status_code}"
+        except openai.OpenAIError as exc:
+            return f"{self._where()} did not answer: {_cause(exc)}"
+        return None
+
+    def with_format(self, messages: list[BaseMessage], schema: type[BaseModel]
+                    ) -> list[BaseMessage]:
+        """In `json_mode` the server holds the answer to JSON only: the schema goes into the
+        system message, or the model could not know the fields."""
+        if self._settings.llm_structured != "json_mode" or not messages:
+            return messages
+        shape = json.dumps(schema.model_json_schema(), ensure_ascii=False)
+        first = SystemMessage(f"{messages[0].content}\n\nAnswer with one JSON object, no "
+                              f"other text, that matches this JSON schema:\n{shape}")
+        return [first, *messages[1:]]
 
     def ask(self, messages: list[BaseMessage], schema: type[Out]) -> tuple[Out, AIMessage, Usage]:
         settings = self._settings
+        messages = self.with_format(messages, schema)
         deadline = time.monotonic() + settings.llm_deadline_s
         usage = Usage()
         attempt = 0
@@ -96,32 +166,41 @@ class ChatCaller:
             except RateLimitWait as exc:
                 raise LLMFailure(
                     f"{exc}, past the {settings.llm_deadline_s:g}s deadline "
-                    "(RECOVERY_LLM_RPM / RECOVERY_LLM_TPM)") from exc
+                    "(RECOVERY_LLM_RPM / RECOVERY_LLM_TPM)", usage) from exc
             except openai.APITimeoutError:
-                failure, wait = f"timed out after {settings.llm_timeout_s:g}s", None
+                failure, wait = (f"no answer within {settings.llm_timeout_s:g}s "
+                                 "(RECOVERY_LLM_TIMEOUT_S)"), None
             except openai.APIConnectionError as exc:
-                failure, wait = f"connection failed: {exc}", None
+                failure, wait = f"could not reach {self._where()}: {_cause(exc)}", None
+            except openai.LengthFinishReasonError as exc:
+                if exc.completion.usage:
+                    usage = usage.plus(self._priced(
+                        exc.completion.usage.prompt_tokens,
+                        exc.completion.usage.completion_tokens, 0, exc.completion.model))
+                raise LLMFailure(
+                    f"the answer was cut off at {settings.llm_max_output_tokens} tokens "
+                    "(RECOVERY_LLM_MAX_OUTPUT_TOKENS)", usage) from exc
             except openai.APIStatusError as exc:
                 failure = f"HTTP {exc.status_code}: {short(_server_message(exc))}"
                 if exc.status_code != 429 and exc.status_code < 500:
-                    raise LLMFailure(failure) from exc
+                    raise LLMFailure(failure, usage) from exc
                 wait = _retry_after(exc.response.headers)
                 if exc.status_code == 429:
                     self.limiter.pause(wait if wait is not None else 1.0)
             except (openai.OpenAIError, ValidationError, ValueError) as exc:
-                raise LLMFailure(f"unusable answer: {short(str(exc))}") from exc
+                raise LLMFailure(f"the answer could not be used: {short(str(exc))}",
+                                 usage) from exc
             else:
                 return self._parsed(result, schema, messages, usage)
             attempt += 1
             if wait is None:
                 wait = min(_MAX_BACKOFF_S, 0.5 * 2 ** (attempt - 1)) * (1 + random.random() / 4)
             if attempt > settings.llm_max_retries:
-                raise LLMFailure(f"{failure} (after {attempt} attempts)")
+                raise LLMFailure(f"{failure} (after {attempt} attempts)", usage)
             if wait + settings.llm_timeout_s > deadline - time.monotonic():
                 raise LLMFailure(
                     f"{failure}; a retry in {wait:.1f}s could pass the "
-                    f"{settings.llm_deadline_s:g}s deadline"
-                )
+                    f"{settings.llm_deadline_s:g}s deadline (RECOVERY_LLM_DEADLINE_S)", usage)
             time.sleep(wait)
 
     def request_body(self, messages: list[BaseMessage], schema: type[BaseModel]) -> dict[str, Any]:
@@ -137,6 +216,7 @@ class ChatCaller:
         else:
             response_format = {"type": "json_object"}
         roles = {"system": "system", "human": "user", "ai": "assistant"}
+        messages = self.with_format(messages, schema)
         return {
             "model": self.model, "temperature": 0,
             "max_completion_tokens": self._settings.llm_max_output_tokens,
@@ -155,11 +235,14 @@ class ChatCaller:
             raise LLMFailure("batch answer without a message") from None
         usage = completion.get("usage") or {}
         raw = AIMessage(content=message.get("content") or "",
-                        additional_kwargs={"refusal": message.get("refusal")})
+                        additional_kwargs={"refusal": message.get("refusal")},
+                        response_metadata={"model_name": completion.get("model")})
         if usage:
+            cached = (usage.get("prompt_tokens_details") or {}).get("cached_tokens") or 0
             raw.usage_metadata = {"input_tokens": usage.get("prompt_tokens", 0),
                                   "output_tokens": usage.get("completion_tokens", 0),
-                                  "total_tokens": usage.get("total_tokens", 0)}
+                                  "total_tokens": usage.get("total_tokens", 0),
+                                  "input_token_details": {"cache_read": cached}}
         try:
             parsed: Out | None = schema.model_validate_json(str(raw.content))
             error = None
@@ -180,24 +263,69 @@ class ChatCaller:
             usage = usage.plus(self._usage(raw, messages))
         refusal = raw.additional_kwargs.get("refusal")
         if refusal:
-            raise LLMFailure(f"the model refused: {short(str(refusal))}")
+            raise LLMFailure(f"the model refused: {short(str(refusal))}", usage)
         parsed = result.get("parsed")
         if result.get("parsing_error") is not None or not isinstance(parsed, schema):
-            raise LLMFailure(f"unparseable output: {short(str(result.get('parsing_error')))}")
+            raise LLMFailure(
+                f"the answer did not fit the {schema.__name__} schema: "
+                + _first_error(result.get("parsing_error"), raw), usage)
         return parsed, raw, usage
 
     def _usage(self, raw: AIMessage, messages: list[BaseMessage]) -> Usage:
         """The server's own count when it reports one; else real tiktoken counts."""
         meta = raw.usage_metadata
+        cached = 0
         if meta:
             prompt, completion = meta["input_tokens"], meta["output_tokens"]
+            cached = (meta.get("input_token_details") or {}).get("cache_read") or 0
         else:
             prompt = sum(count_tokens(str(m.content), self.encoding) for m in messages)
             produced = json.dumps(raw.tool_calls) if raw.tool_calls else str(raw.content)
             completion = count_tokens(produced, self.encoding)
-        price = self._settings.llm_prices.get(self.model)
-        cost = None if price is None else (prompt * price[0] + completion * price[1]) / 1e6
+        return self._priced(prompt, completion, cached, served_model(raw, self.model))
+
+    def _priced(self, prompt: int, completion: int, cached: int, model: str) -> Usage:
+        """Priced by the model the server ran (a dated snapshot takes its family's price);
+        cached prompt tokens at the cached price; no price for a model not in the table."""
+        price = price_of(self._settings.llm_prices, model)
+        cost = None
+        if price is not None:
+            cached = min(cached, prompt)
+            cached_price = price[2] if len(price) > 2 else price[0]
+            cost = ((prompt - cached) * price[0] + cached * cached_price
+                    + completion * price[1]) / 1e6
         return Usage(prompt_tokens=prompt, completion_tokens=completion, cost_usd=cost)
+
+    def _where(self) -> str:
+        return self._settings.openai_base_url or "the OpenAI API"
+
+
+def price_of(prices: Mapping[str, tuple[float, ...]], model: str) -> tuple[float, ...] | None:
+    """The price of `model`, or of the longest name it starts with ("gpt-4o-mini-2024-07-18"
+    is priced as "gpt-4o-mini")."""
+    if model in prices:
+        return prices[model]
+    family = max((name for name in prices if model.startswith(name)), key=len, default=None)
+    return prices[family] if family else None
+
+
+def _cause(exc: Exception) -> str:
+    """The innermost reason of a connection error, e.g. "Connection refused"."""
+    while exc.__cause__ is not None:
+        exc = exc.__cause__  # type: ignore[assignment]
+    text = str(exc) or type(exc).__name__
+    return short(text.split("] ", 1)[-1], 120)
+
+
+def _first_error(error: object, raw: AIMessage) -> str:
+    """The first thing wrong with an answer, in a line."""
+    if isinstance(error, ValidationError):
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "the answer"
+        return short(f"{where}: {first['msg']}", 160)
+    if not raw.content and not raw.tool_calls:
+        return "the answer was empty"
+    return short(str(error) if error else "not valid JSON", 160)
 
 
 def _retry_after(headers: Any) -> float | None:
