@@ -71,7 +71,7 @@ def main() -> None:
     print(f"draft:    p50 {statistics.median(draft_ms):.1f} ms (two model calls)")
     print(f"prompt tokens: classification {max(classify_in)}, draft {max(draft_in)}")
     print(f"completion tokens (these answers): classification {labels_out}, draft {reply_out}")
-    price_in, price_out = settings.llm_prices["gpt-4o-mini"]
+    price_in, price_out = settings.llm_prices["gpt-4o-mini"][:2]
     per_ticket = ((max(classify_in) + max(draft_in)) * price_in
                   + (labels_out + reply_out) * price_out) / 1e6
     print(f"cost per 1,000 tickets (classify + draft), gpt-4o-mini list prices: "

@@ -27,6 +27,9 @@ from typing import Any
 class Answer:
     payload: dict[str, Any] | str
     usage: tuple[int, int] | None = (120, 40)
+    model: str | None = None  # the model the server says it ran (default: the one asked for)
+    cached_tokens: int = 0
+    finish_reason: str = "stop"
 
 
 @dataclass
@@ -262,7 +265,9 @@ class FakeOpenAI:
 
 def _completion(body: dict[str, Any], action: Answer | Refuse, seen: Seen) -> dict[str, Any]:
     message: dict[str, Any] = {"role": "assistant", "content": None, "refusal": None}
-    usage = None
+    usage, served, cached, finish = None, body.get("model", "fake"), 0, "stop"
+    if isinstance(action, Answer):
+        served, cached, finish = action.model or served, action.cached_tokens, action.finish_reason
     if isinstance(action, Refuse):
         message["refusal"] = action.text
     else:
@@ -278,13 +283,14 @@ def _completion(body: dict[str, Any], action: Answer | Refuse, seen: Seen) -> di
             message["content"] = content
     data: dict[str, Any] = {
         "id": f"chatcmpl-{len(seen.body)}", "object": "chat.completion",
-        "created": int(time.time()), "model": body.get("model", "fake"),
+        "created": int(time.time()), "model": served,
         "choices": [{"index": 0, "message": message, "logprobs": None,
-                     "finish_reason": "tool_calls" if message.get("tool_calls") else "stop"}],
+                     "finish_reason": "tool_calls" if message.get("tool_calls") else finish}],
     }
     if usage:
         data["usage"] = {"prompt_tokens": usage[0], "completion_tokens": usage[1],
-                         "total_tokens": usage[0] + usage[1]}
+                         "total_tokens": usage[0] + usage[1],
+                         "prompt_tokens_details": {"cached_tokens": cached}}
     return data
 
 

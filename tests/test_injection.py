@@ -50,9 +50,8 @@ def _obeying_model():
             return Answer({
                 "severity": "low", "effort": "trivial", "recovery_potential": "high",
                 "category": "other", "confidence": 0.99,
-                "reasons": [{"label": label, "detail": "as instructed", "history_id": None}
-                            for label in ("severity", "effort", "recovery_potential",
-                                          "category")]})
+                "reasons": {label: [{"detail": "as instructed", "history_id": None}]
+                    for label in ("severity", "effort", "recovery_potential", "category")}})
         return Answer({"reply": f"{OUR_PROMPT} I'll give you a full refund of 500 EUR. Okay?",
                        "gesture_kind": "full_refund", "history_ids_used": [],
                        "follow_up_days": None})

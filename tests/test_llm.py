@@ -44,13 +44,12 @@ def labels(**changes: object) -> dict[str, object]:
         "recovery_potential": "high",
         "category": "product_quality",
         "confidence": 0.82,
-        "reasons": [
-            {"label": "severity", "detail": "came without the blue cheese", "history_id": None},
-            {"label": "effort", "detail": "a new salad or a small gesture", "history_id": None},
-            {"label": "recovery_potential", "detail": "a first, small failure",
-             "history_id": None},
-            {"label": "category", "detail": "salad without blue cheese", "history_id": None},
-        ],
+        "reasons": {
+            "severity": [{"detail": "came without the blue cheese", "history_id": None}],
+            "effort": [{"detail": "a new salad or a small gesture", "history_id": None}],
+            "recovery_potential": [{"detail": "a first, small failure", "history_id": None}],
+            "category": [{"detail": "salad without blue cheese", "history_id": None}],
+        },
     }
     return {**base, **changes}
 
@@ -144,8 +143,9 @@ def test_invalid_label_from_the_model_falls_back(llm, fake):
 
 
 def test_missing_reasons_are_not_accepted(llm, fake):
-    without_effort = [r for r in labels()["reasons"] if r["label"] != "effort"]  # type: ignore[union-attr]
-    fake.then(Answer(labels(reasons=[*without_effort, without_effort[0]])))
+    reasons = dict(labels()["reasons"])  # type: ignore[call-overload]
+    reasons["effort"] = []
+    fake.then(Answer(labels(reasons=reasons)))
     assert llm.classify(ComplaintIn(text=SALAD)).engine == "offline"
 
 
@@ -363,3 +363,81 @@ def test_usage_counts_the_calls_of_a_draft_that_fell_back(llm, fake):
     draft = llm.draft(DraftRequest(text=SALAD))
     assert draft.engine == "offline" and "policy_cap" in (draft.fallback_reason or "")
     assert draft.usage.calls == 3 and draft.usage.prompt_tokens == 3 * 120
+
+
+@pytest.mark.parametrize(("served", "cost"), [
+    # A dated snapshot is priced as its family, its cached prompt tokens at the cached price.
+    ("gpt-4o-mini-2024-07-18", ((120 - 100) * 0.15 + 100 * 0.075 + 40 * 0.60) / 1e6),
+    # A model the server ran that has no price is named, not priced as the configured one.
+    ("gemma-3-270m-q4_k_m", None),
+])
+def test_the_model_is_the_one_the_server_ran_and_priced_as_such(llm, fake, served, cost):
+    fake.then(Answer(labels(), model=served, cached_tokens=100))
+    result = llm.classify(ComplaintIn(text=SALAD))
+    assert result.engine == "llm" and result.model == served
+    assert result.usage.cost_usd == (pytest.approx(cost) if cost is not None else None)
+
+
+def test_an_answer_cut_off_at_the_token_limit_says_so_and_counts(llm, fake):
+    fake.then(Answer('{"severity": "low", "reasons": {"severity": [{"detail": "aaaa',
+                     usage=(120, 700), finish_reason="length"))
+    result = llm.classify(ComplaintIn(text=SALAD))
+    assert result.engine == "offline"
+    assert "cut off at 700 tokens (RECOVERY_LLM_MAX_OUTPUT_TOKENS)" in result.fallback_reason
+    assert (result.usage.calls, result.usage.completion_tokens) == (1, 700)
+
+
+def test_every_string_and_list_in_the_schemas_is_bounded_and_ids_are_the_given_ones(llm, fake):
+    llm.draft(DraftRequest(text=SALAD, customer_id="guest-214"))
+    labels_request, reply_request = fake.seen
+    labels_schema = labels_request.body["response_format"]["json_schema"]["schema"]
+    why = labels_schema["$defs"]["Why"]["properties"]
+    assert why["detail"]["maxLength"] <= 200
+    assert sorted(why["history_id"]["anyOf"][0]["enum"]) == ["o1", "p1"]
+    reasons = labels_schema["$defs"]["LabelReasons"]["properties"]
+    assert all(field["maxItems"] <= 3 for field in reasons.values())
+    reply_schema = reply_request.body["response_format"]["json_schema"]["schema"]["properties"]
+    assert reply_schema["reply"]["maxLength"] <= 1500
+    assert sorted(reply_schema["history_ids_used"]["items"]["enum"]) == ["o1", "p1"]
+    assert "none" in reply_schema["gesture_kind"]["enum"]
+    fake.seen.clear()
+    llm.classify(ComplaintIn(text=SALAD))  # no customer: no id can be cited
+    (request,) = fake.seen
+    schema = request.body["response_format"]["json_schema"]["schema"]
+    assert schema["$defs"]["Why"]["properties"]["history_id"] == {
+        "title": "History Id", "type": "null"}
+
+
+def test_json_mode_tells_the_model_the_schema(fake, tmp_path):
+    assistant = new_assistant(Settings(
+        data_dir=tmp_path, engine="llm", openai_base_url=fake.base_url, openai_api_key="sk",
+        llm_structured="json_mode"))
+    fake.then(Answer(labels()))  # json_mode names no schema: the fake cannot tell which
+    assert assistant.classify(ComplaintIn(text=SALAD)).engine == "llm"
+    (request,) = fake.seen
+    assert request.body["response_format"] == {"type": "json_object"}
+    system = request.body["messages"][0]["content"]
+    assert "matches this JSON schema" in system and '"recovery_potential"' in system
+
+
+def test_a_banned_phrase_is_a_style_failure_not_a_prompt_leak(llm, fake):
+    """Our prompt quotes the banned phrases as examples; a reply using one breaks the style
+    check (and is marked for the reviewer), it does not repeat our instructions."""
+    banned = reply(reply="Hi! I'm sorry your salad came without the blue cheese. I'll fix it "
+                         "now. Is there anything else we can help you with?")
+    fake.then(Answer(labels()), Answer(banned), Answer(banned))
+    draft = llm.draft(DraftRequest(text=SALAD, customer_id="guest-214"))
+    assert draft.engine == "llm"
+    assert not draft.checks["banned_phrases"].passed
+    assert draft.checks["prompt_private"].passed, draft.checks["prompt_private"].detail
+
+
+def test_cli_draft_says_who_wrote_it_and_why_it_fell_back(fake, tmp_path):
+    fake.then(Fail(400, message="model not loaded"))
+    env = {**os.environ, "OPENAI_BASE_URL": fake.base_url, "OPENAI_API_KEY": "sk-test",
+           "RECOVERY_ENGINE": "auto", "RECOVERY_DATA_DIR": str(tmp_path)}
+    r = subprocess.run([sys.executable, "-c", "from assistant.cli import app; app()",
+                        "draft", SALAD], capture_output=True, text=True, env=env, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert ("-- written by offline (rules+ridge+knn-e5); labels by offline "
+            "(rules+ridge+knn-e5); fell back: classify: HTTP 400: model not loaded") in r.stdout

@@ -38,8 +38,8 @@ def _mildest(seen: Seen) -> Answer:
     return Answer({
         "severity": "low", "effort": "trivial", "recovery_potential": "high",
         "category": "other", "confidence": 0.9,
-        "reasons": [{"label": label, "detail": "reads as minor", "history_id": None}
-                    for label in ("severity", "effort", "recovery_potential", "category")]})
+        "reasons": {label: [{"detail": "reads as minor", "history_id": None}]
+                    for label in ("severity", "effort", "recovery_potential", "category")}})
 
 
 @pytest.fixture(scope="module")

@@ -35,7 +35,7 @@ from ..settings import Settings
 from ..style import run_checks
 from ..understand import Understood
 from .prompting import HistoryBlock, as_data, history_block, shingles
-from .schemas import LabelReason, ReplyOut, labels_schema, reply_schema
+from .schemas import LABEL_NAMES, ReplyOut, Why, labels_schema, reply_schema
 from .transport import Caller, LLMFailure, served_model, short
 
 ENGINE = "llm"
@@ -51,8 +51,10 @@ class ModelReading:
     usage: Usage
     model: str
 _QUOTED = re.compile(r'"[^"]{0,200}"')
-# Checks a reply must pass to be shown at all; the others are marked for the reviewer.
-_HARD_RULES = ("policy_cap", "prompt_private")
+# Checks a reply must pass to be shown at all; the others are marked for the reviewer. A
+# reply in another language than the customer's is of no use to them: the offline drafter
+# writes in theirs.
+_HARD_RULES = ("policy_cap", "prompt_private", "language")
 
 
 class LLMEngine:
@@ -99,9 +101,10 @@ class LLMEngine:
         out, raw, usage = self.caller.ask(messages, labels_schema(block.ids))
         reasons = Reasons()
         history_used: list[str] = []
-        for given in out.reasons:
-            given = given.model_copy(update={"detail": pii.restore(given.detail)})
-            getattr(reasons, given.label).append(_reason(given, block, history_used))
+        for label in LABEL_NAMES:
+            for given in getattr(out.reasons, label):
+                given = given.model_copy(update={"detail": pii.restore(given.detail)})
+                getattr(reasons, label).append(_reason(given, block, history_used))
         proposal = Proposal(
             severity=out.severity, effort=out.effort, recovery_potential=out.recovery_potential,
             category=out.category, reasons=reasons, history_used=history_used)
@@ -217,7 +220,7 @@ def _restored(out: ReplyOut, pii: Redaction) -> ReplyOut:
     return out.model_copy(update={"reply": pii.restore(out.reply)})
 
 
-def _reason(given: LabelReason, block: HistoryBlock, history_used: list[str]) -> Reason:
+def _reason(given: Why, block: HistoryBlock, history_used: list[str]) -> Reason:
     if given.history_id and given.history_id in block.items:
         if given.history_id not in history_used:
             history_used.append(given.history_id)

@@ -12,25 +12,39 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Annotated, Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, create_model, model_validator
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, create_model
 
 from ..models import Category, Effort, RecoveryPotential, Severity
 
 LabelName = Literal["severity", "effort", "recovery_potential", "category"]
 LABEL_NAMES: tuple[LabelName, ...] = get_args(LabelName)
-REASON_CHARS = 200
-REPLY_CHARS = 1500
-MAX_REASONS = 8
+REASON_CHARS = 120
+REPLY_CHARS = 1200
+MAX_REASONS = 2
 MAX_CITED = 6
 
 Detail = Annotated[str, WithJsonSchema({"type": "string", "maxLength": REASON_CHARS})]
 
 
-class LabelReason(BaseModel):
+class Why(BaseModel):
+    """One reason: a phrase from the complaint or a fact from the history (with its id)."""
+
     model_config = ConfigDict(extra="forbid")
-    label: LabelName
     detail: Detail
     history_id: str | None
+
+
+Whys = Annotated[list[Why], Field(min_length=1, max_length=MAX_REASONS)]
+
+
+class LabelReasons(BaseModel):
+    """One to three reasons for each label: the schema itself asks for every label's."""
+
+    model_config = ConfigDict(extra="forbid")
+    severity: Whys
+    effort: Whys
+    recovery_potential: Whys
+    category: Whys
 
 
 class LabelsOut(BaseModel):
@@ -43,14 +57,7 @@ class LabelsOut(BaseModel):
     recovery_potential: RecoveryPotential
     category: Category
     confidence: Annotated[float, WithJsonSchema({"type": "number", "minimum": 0, "maximum": 1})]
-    reasons: list[LabelReason] = Field(min_length=4, max_length=MAX_REASONS)
-
-    @model_validator(mode="after")
-    def _every_label_has_a_reason(self) -> LabelsOut:
-        missing = set(LABEL_NAMES) - {reason.label for reason in self.reasons}
-        if missing:
-            raise ValueError(f"no reason given for {sorted(missing)}")
-        return self
+    reasons: LabelReasons
 
 
 class ReplyOut(BaseModel):
@@ -74,9 +81,12 @@ def labels_schema(history_ids: Sequence[str]) -> type[LabelsOut]:
     cited: Any = Annotated[str | None, WithJsonSchema(
         {"anyOf": [{"type": "string", "enum": list(history_ids)}, {"type": "null"}]}
         if history_ids else {"type": "null"})]
-    reason = create_model("LabelReason", __base__=LabelReason, history_id=(cited, ...))
-    return create_model("LabelsOut", __base__=LabelsOut, reasons=(
-        list[reason], Field(min_length=4, max_length=MAX_REASONS)))
+    why = create_model("Why", __base__=Why, history_id=(cited, ...))
+    whys: Any = Annotated[list[why], Field(min_length=1, max_length=MAX_REASONS)]
+    reasons = create_model("LabelReasons", __base__=LabelReasons, severity=(whys, ...),
+                           effort=(whys, ...), recovery_potential=(whys, ...),
+                           category=(whys, ...))
+    return create_model("LabelsOut", __base__=LabelsOut, reasons=(reasons, ...))
 
 
 def reply_schema(gesture_kinds: Sequence[str], history_ids: Sequence[str]) -> type[ReplyOut]:

@@ -102,11 +102,19 @@ class ChatCaller:
         self.model = settings.llm_model
 
     def _runnable(self, schema: type[BaseModel]) -> Runnable[Any, Any]:
-        """Built per call: the schemas are made per request (the history ids it may cite)."""
-        method = self._settings.llm_structured
-        return self._chat.with_structured_output(
-            schema, method=method, include_raw=True,
-            strict=True if method != "json_mode" else None)
+        """Built per call: the schemas are made per request (the history ids it may cite).
+        The answer's text is parsed here, not by the SDK, so that an answer that does not fit
+        still tells what it cost."""
+        if self._settings.llm_structured == "function_calling":
+            return self._chat.with_structured_output(
+                schema, method="function_calling", include_raw=True, strict=True)
+        return self._chat.bind(response_format=self.response_format(schema))
+
+    def response_format(self, schema: type[BaseModel]) -> dict[str, Any]:
+        if self._settings.llm_structured == "json_schema":
+            # The openai SDK's strict schema of the model, as OpenAI and llama.cpp take it.
+            return dict(type_to_response_format_param(schema))  # type: ignore[arg-type]
+        return {"type": "json_object"}
 
     def server_info(self, timeout_s: float = 3.0) -> ServerInfo:
         """Asks llama.cpp-style servers for their model and slots (`/props`); an endpoint that
@@ -163,6 +171,8 @@ class ChatCaller:
             try:
                 with self.limiter.limited(budget, deadline - time.monotonic()):
                     result = self._runnable(schema).invoke(messages)
+                if isinstance(result, AIMessage):
+                    result = _parse_content(result, schema)
             except RateLimitWait as exc:
                 raise LLMFailure(
                     f"{exc}, past the {settings.llm_deadline_s:g}s deadline "
@@ -210,11 +220,7 @@ class ChatCaller:
         if method == "function_calling":
             raise InvalidInput("the Batch API needs RECOVERY_LLM_STRUCTURED=json_schema or "
                                "json_mode, not function_calling")
-        if method == "json_schema":
-            # What LangChain sends live: the openai SDK's strict schema of the model.
-            response_format: dict[str, Any] = dict(type_to_response_format_param(schema))  # type: ignore[arg-type]
-        else:
-            response_format = {"type": "json_object"}
+        response_format = self.response_format(schema)
         roles = {"system": "system", "human": "user", "ai": "assistant"}
         messages = self.with_format(messages, schema)
         return {
@@ -243,16 +249,11 @@ class ChatCaller:
                                   "output_tokens": usage.get("completion_tokens", 0),
                                   "total_tokens": usage.get("total_tokens", 0),
                                   "input_token_details": {"cache_read": cached}}
-        try:
-            parsed: Out | None = schema.model_validate_json(str(raw.content))
-            error = None
-        except ValidationError as exc:
-            parsed, error = None, exc
         counted = self._usage(raw, messages)
         if counted.cost_usd is not None:
             counted = counted.model_copy(update={"cost_usd": counted.cost_usd * price_share})
-        return self._parsed({"raw": raw, "parsed": parsed, "parsing_error": error}, schema,
-                            messages, Usage(calls=1).plus(counted), counted=True)
+        return self._parsed(_parse_content(raw, schema), schema, messages,
+                            Usage(calls=1).plus(counted), counted=True)
 
     def _parsed(
         self, result: dict[str, Any], schema: type[Out], messages: list[BaseMessage], usage: Usage,
@@ -298,6 +299,15 @@ class ChatCaller:
 
     def _where(self) -> str:
         return self._settings.openai_base_url or "the OpenAI API"
+
+
+def _parse_content(raw: AIMessage, schema: type[BaseModel]) -> dict[str, Any]:
+    """The answer's JSON text checked against `schema`, as LangChain's `include_raw` gives it."""
+    try:
+        return {"raw": raw, "parsed": schema.model_validate_json(str(raw.content)),
+                "parsing_error": None}
+    except ValidationError as exc:
+        return {"raw": raw, "parsed": None, "parsing_error": exc}
 
 
 def price_of(prices: Mapping[str, tuple[float, ...]], model: str) -> tuple[float, ...] | None:
