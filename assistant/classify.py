@@ -16,7 +16,7 @@ import numpy as np
 from .cues import CueHit, find_cues, flags_of
 from .embeddings import QueryPassageEmbeddings
 from .knowledge import Example, Knowledge
-from .learned import NEIGHBOURS, LevelModel, Signals, TextShape, neighbour_weights
+from .levels import NEIGHBOURS, LevelModel, Signals, TextShape, neighbour_weights
 from .models import (
     ORDINAL_LABELS,
     Category,
@@ -145,14 +145,14 @@ class OfflineClassifier:
         predicted = (self.levels.predict(vector, signals(reading.text, hits))
                      if self.levels.weights else {})
         category = self._category(hits, neighbours, reasons)
-        severity = self._learned("severity", _SEVERITY, predicted, neighbours, reasons.severity)
+        severity = self._level("severity", _SEVERITY, predicted, neighbours, reasons.severity)
         for hit in hits:
             if hit.cue.severity:
                 reasons.severity.append(Reason(
                     source="text", detail=f'"{hit.phrase}" → {hit.cue.severity.value}'))
-        effort = self._learned("effort", _EFFORT, predicted, neighbours, reasons.effort)
+        effort = self._level("effort", _EFFORT, predicted, neighbours, reasons.effort)
         if "recovery_potential" in predicted:
-            potential = self._learned("recovery_potential", _POTENTIAL, predicted, neighbours,
+            potential = self._level("recovery_potential", _POTENTIAL, predicted, neighbours,
                                       reasons.recovery_potential)
         else:
             potential = _potential_from_cues(flags_of(hits), reasons.recovery_potential)
@@ -180,7 +180,7 @@ class OfflineClassifier:
         _explain_neighbours(nb, "category", reasons.category)
         return Category(best)
 
-    def _learned(self, label: str, order: list[str], predicted: dict[str, float],
+    def _level(self, label: str, order: list[str], predicted: dict[str, float],
                  nb: Neighbours, into: list[Reason]) -> int:
         """The trained model's level (the nearest examples' vote without one)."""
         if label in predicted:

@@ -303,7 +303,7 @@ app.add_typer(keys, name="keys")
 
 def _key_store() -> KeyStore:
     settings = get_settings()
-    return KeyStore(DraftStore(settings.resolved_database_url, settings.db_timeout_s).engine)
+    return KeyStore(DraftStore(settings.resolved_database_url, settings.db_timeout_s).db)
 
 
 @keys.command("create")

@@ -31,18 +31,18 @@ class Wording:
     """Picks one of interchangeable phrasings: deterministically by a hash of the complaint,
     among the ones the team kept in replies it approved or edited (its voice), if any."""
 
-    def __init__(self, text: str, learned: Sequence[str] = ()) -> None:
+    def __init__(self, text: str, team_replies: Sequence[str] = ()) -> None:
         self.text = text
-        self.learned = [reply.lower() for reply in learned]
+        self.team_replies = [reply.lower() for reply in team_replies]
 
     def _kept(self, option: str) -> bool:
         fragments = [f.strip().lower() for f in _SLOT.split(option)]
         fragments = [f for f in fragments if len(f) >= 3]
         return bool(fragments) and any(
-            all(f in reply for f in fragments) for reply in self.learned)
+            all(f in reply for f in fragments) for reply in self.team_replies)
 
     def pick(self, options: list[str], part: str) -> str:
-        kept = [option for option in options if self._kept(option)] if self.learned else []
+        kept = [option for option in options if self._kept(option)] if self.team_replies else []
         choices = kept or options
         digest = hashlib.sha256(f"{part}\n{self.text}".encode()).digest()
         return choices[int.from_bytes(digest[:4], "big") % len(choices)]
@@ -140,13 +140,13 @@ def require_draft_language(language: str) -> str:
 def compose(
     understood: Understood, classification: Classification, recall: Recall | None,
     knowledge: Knowledge, today: date, cooldown_days: int, signer: str | None = None,
-    learned: Sequence[str] = (),
+    team_replies: Sequence[str] = (),
 ) -> Draft:
     """The reply from the phrase bank, naming the failure by the complaint's own cues;
-    `learned` are the team's approved replies of the same language and category, whose
+    `team_replies` are the team's approved replies of the same language and category, whose
     phrasings are preferred."""
     text, language = understood.text, classification.language
-    wording = Wording(text, learned)
+    wording = Wording(text, team_replies)
     bank = knowledge.phrases[language]
     severity, effort, category = (
         classification.severity, classification.effort, classification.category)

@@ -61,20 +61,20 @@ def word_edit_distance(before: str, after: str) -> int:
 
 
 class DraftStore:
-    """The review queue of one tenant (`scoped` gives another tenant's, on the same engine)."""
+    """The review queue of one tenant (`scoped` gives another tenant's, on the same database)."""
 
     def __init__(self, url: str, timeout_s: float = 10.0, tenant: str = DEFAULT_TENANT,
-                 engine: Engine | None = None) -> None:
+                 db: Engine | None = None) -> None:
         self.tenant = tenant
-        if engine is None:
-            engine = open_engine(url, timeout_s)
-            upgrade(engine, DraftRow.__table__)  # type: ignore[arg-type]
-            Base.metadata.create_all(engine)
-        self.engine, self._url = engine, url
-        self._sessions = scoped_sessions(engine, tenant)
+        if db is None:
+            db = open_engine(url, timeout_s)
+            upgrade(db, DraftRow.__table__)  # type: ignore[arg-type]
+            Base.metadata.create_all(db)
+        self.db, self._url = db, url
+        self._sessions = scoped_sessions(db, tenant)
 
     def scoped(self, tenant: str) -> DraftStore:
-        return DraftStore(self._url, tenant=tenant, engine=self.engine)
+        return DraftStore(self._url, tenant=tenant, db=self.db)
 
     @contextmanager
     def _session(self) -> Iterator[Session]:
@@ -207,7 +207,7 @@ class DraftStore:
                 for name, found in groups.items()},
         )
 
-    def learned_replies(self, language: str, category: str, limit: int = 3) -> list[str]:
+    def team_replies(self, language: str, category: str, limit: int = 3) -> list[str]:
         """The team's own approved and edited replies, newest first: its voice to imitate."""
         sent = [DraftStatus.approved.value, DraftStatus.edited.value]
         query = (select(DraftRow.reply).where(DraftRow.language == language)

@@ -85,7 +85,7 @@ class Assistant:
         index = ExampleIndex(self.knowledge.examples, self.embeddings, settings.resolved_cache_dir)
         self.classifier = OfflineClassifier(self.knowledge, index)
         self.drafts = DraftStore(settings.resolved_database_url, settings.db_timeout_s)
-        self.keys = KeyStore(self.drafts.engine)
+        self.keys = KeyStore(self.drafts.db)
         self._tenants: dict[str, Assistant] = {DEFAULT_TENANT: self}
         self._tenants_lock = threading.Lock()
         self.llm: LLMEngine | None = None
@@ -247,17 +247,18 @@ class Assistant:
         llm = llm or self.llm
         labels, signer = case.labels, case.request.signer
         language = require_draft_language(labels.language)
-        learned = self.drafts.learned_replies(language, labels.category.value)
+        team_replies = self.drafts.team_replies(language, labels.category.value)
         today = self._today()
         fallback_reason, usage = labels.fallback_reason, labels.usage
         if llm is not None and labels.engine == LLM_ENGINE:
             try:
-                return llm.draft(case.understood, labels, case.recall, today, signer, learned)
+                return llm.draft(case.understood, labels, case.recall, today, signer,
+                                 team_replies)
             except LLMFailure as failure:
                 fallback_reason, usage = f"draft: {failure}", usage.plus(failure.usage)
         draft = compose(
             case.understood, labels, case.recall, self.knowledge, today,
-            self.settings.gesture_cooldown_days, signer=signer, learned=learned,
+            self.settings.gesture_cooldown_days, signer=signer, team_replies=team_replies,
         )
         return draft.model_copy(update={
             "engine": OFFLINE_ENGINE, "model": self.classifier.model,

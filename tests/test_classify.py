@@ -5,7 +5,7 @@ import pytest
 
 from assistant.classify import _EMBEDDED, ExampleIndex, signals
 from assistant.cues import find_cues
-from assistant.learned import LevelModel
+from assistant.levels import LevelModel
 from assistant.models import ComplaintIn, CustomerFacts, HistoryItem, HistoryKind, Recall
 
 

@@ -44,8 +44,8 @@ def store(request, tmp_path) -> Iterator[DraftStore]:
         return
     store = DraftStore(request.getfixturevalue("postgres_url"))
     yield store
-    Base.metadata.drop_all(store.engine)
-    store.engine.dispose()
+    Base.metadata.drop_all(store.db)
+    store.db.dispose()
 
 
 def make(base: Draft, hours_ago: float = 1.0, **labels: object) -> Draft:

@@ -59,7 +59,7 @@ def test_two_instances_share_history_and_drafts(tmp_path, chroma_url, postgres_u
     database = fresh_database(postgres_url)
     env = {"RECOVERY_ENGINE": "offline", "RECOVERY_CHROMA_URL": chroma_url,
            "RECOVERY_COLLECTION": f"t{uuid.uuid4().hex[:12]}", "RECOVERY_DATABASE_URL": database}
-    keys = KeyStore(DraftStore(database).engine)
+    keys = KeyStore(DraftStore(database).db)
     record, key = keys.create("acme")
     with instance(env, tmp_path / "a", key) as (a, _), \
             instance(env, tmp_path / "b", key) as (b, _):
@@ -93,7 +93,7 @@ def test_what_was_acknowledged_survives_a_hard_kill(tmp_path):
     """Embedded stores (Chroma folder, SQLite): history and drafts the API answered 201 for
     are on disk when the process is killed (SIGKILL, no shutdown) right after."""
     data = tmp_path / "var"
-    _, key = KeyStore(DraftStore(f"sqlite:///{data / 'recovery.db'}").engine).create("acme")
+    _, key = KeyStore(DraftStore(f"sqlite:///{data / 'recovery.db'}").db).create("acme")
     env = {"RECOVERY_ENGINE": "offline"}
     with instance(env, data, key) as (api, process):
         for n in range(25):
@@ -125,7 +125,7 @@ def test_migrate_moves_history_and_drafts_losing_nothing(tmp_path, chroma_url, p
     assistant.drafts.review(drafts[0].id, ReviewIn(action="approve", reviewer="maria"))
     _, key = assistant.keys.create("acme")
     runs = TriageRuns(assistant)
-    with Session(runs.engine) as session, session.begin():
+    with Session(runs.db) as session, session.begin():
         session.add(TriageRunRow(id="r1", status="done", created_at="2026-11-23T02:00:00",
                                arguments="{}", done=3, total=3))
     database = fresh_database(postgres_url)

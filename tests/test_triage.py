@@ -182,7 +182,7 @@ def test_unfinished_run_resumes_when_the_service_starts(settings, tmp_path):
     run_id = runs.new_run_id()
     export = runs.folder_of(run_id) / "export.csv"
     low = write_export("zendesk", export, 150)
-    with Session(runs.engine) as session, session.begin():
+    with Session(runs.db) as session, session.begin():
         session.add(TriageRunRow(id=run_id, status="running", created_at="2026-11-23T02:00:00",
                                arguments=json.dumps({"export": export.name, "preset": "zendesk",
                                                      "csat_below": 7, "signer": None})))
@@ -201,7 +201,7 @@ def test_runs_of_another_instance_are_left_to_it(settings):
     runs = TriageRuns(assistant)
     arguments = json.dumps({"export": "export.csv", "preset": "zendesk", "csat_below": 7,
                             "signer": None})
-    with Session(runs.engine) as session, session.begin():
+    with Session(runs.db) as session, session.begin():
         session.add(TriageRunRow(id="e1" * 16, status="running", arguments=arguments,
                                created_at="2026-11-23T02:00:00"))
         session.add(TriageRunRow(id="e2" * 16, status="done", arguments=arguments,

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from ..learned import kappa as agreement
+from ..levels import kappa as agreement
 from ..models import ORDINAL_LABELS
 from .lines import LABELS, EvalLine, label_values
 

@@ -113,7 +113,7 @@ class LLMEngine:
 
     def draft(
         self, understood: Understood, classification: Classification, recall: Recall | None,
-        today: date, signer: str | None, learned: Sequence[str] = (),
+        today: date, signer: str | None, team_replies: Sequence[str] = (),
     ) -> Draft:
         language = classification.language
         policy = self.knowledge.policy
@@ -134,7 +134,8 @@ class LLMEngine:
             cap=f"{cap:g}", gestures=_gesture_list(allowed, language),
             suggested=_suggestion(allowed, recall),
             follow_up=f"in {follow_days} days" if follow_days else "none needed",
-            voice="\n---\n".join(as_data(pii.redact(reply)) for reply in learned) or "(none yet)",
+            voice="\n---\n".join(as_data(pii.redact(reply)) for reply in team_replies)
+            or "(none yet)",
             history=block.text, complaint=as_data(understood.for_model),
         )
         schema = reply_schema([g.kind for g in allowed], block.ids)
@@ -174,7 +175,7 @@ class LLMEngine:
             customer_id=recall.customer_id if recall else None, complaint=text,
             language=language, signer=signer, classification=classification,
             reply=out.reply.strip()
-            + sign_off(self.knowledge, language, Wording(text, learned), signer),
+            + sign_off(self.knowledge, language, Wording(text, team_replies), signer),
             gesture=gesture, follow_up=follow_up,
             history_used=list(dict.fromkeys([*classification.history_used, *used])),
             checks=checks, usage=classification.usage.plus(usage), repair_rounds=rounds,

@@ -4,12 +4,12 @@ pipeline (`job`, or the Batch API in `batchapi`) with a `checkpoint`, `outputs` 
 files, and `runs` serves runs over the API."""
 
 from .batchapi import BatchFailed
-from .exports import PRESETS, Preset, PresetName, Problem, Ticket, read_export, score_0_10
+from .exports import PRESETS, Preset, PresetName, RowProblem, Ticket, read_export, score_0_10
 from .outputs import TriageRow, rank
 from .progress import Progress
 from .run import TriageSummary, run_triage
 from .runs import TriageRunInfo, TriageRuns
 
-__all__ = ["PRESETS", "BatchFailed", "Preset", "PresetName", "Problem", "Progress", "Ticket",
+__all__ = ["PRESETS", "BatchFailed", "Preset", "PresetName", "RowProblem", "Progress", "Ticket",
            "TriageRow", "TriageRunInfo", "TriageRuns", "TriageSummary", "rank", "read_export",
            "run_triage", "score_0_10"]

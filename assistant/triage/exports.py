@@ -79,7 +79,7 @@ class Ticket(BaseModel):
     channel: str | None = None
 
 
-class Problem(BaseModel):
+class RowProblem(BaseModel):
     """A row that could not be used, and why: reported, never fatal."""
 
     row: int
@@ -146,7 +146,7 @@ def _rows(path: Path) -> Iterator[tuple[int, dict[str, Any] | None, str | None]]
 
 
 def read_export(
-    path: Path, preset: Preset, problems: list[Problem]
+    path: Path, preset: Preset, problems: list[RowProblem]
 ) -> Iterator[Ticket]:
     """Tickets from an export, in file order; unusable rows land in `problems`."""
     if not path.is_file():
@@ -154,30 +154,30 @@ def read_export(
     seen: set[str] = set()
     for number, row, problem in _rows(path):
         if row is None:
-            problems.append(Problem(row=number, ticket_id=None, problem=problem or "unreadable"))
+            problems.append(RowProblem(row=number, ticket_id=None, problem=problem or "unreadable"))
             continue
         raw_id = _field(row, preset.id)
         ticket_id = str(raw_id).strip() if raw_id is not None else ""
         if not ticket_id:
-            problems.append(Problem(row=number, ticket_id=None, problem="no ticket id"))
+            problems.append(RowProblem(row=number, ticket_id=None, problem="no ticket id"))
             continue
         if ticket_id in seen:
-            problems.append(Problem(row=number, ticket_id=ticket_id, problem="duplicate id"))
+            problems.append(RowProblem(row=number, ticket_id=ticket_id, problem="duplicate id"))
             continue
         seen.add(ticket_id)
         text = str(_field(row, preset.text) or "").strip()
         subject = str(_field(row, preset.subject) or "").strip()
         if _broken(text) or _broken(subject):
-            problems.append(Problem(row=number, ticket_id=ticket_id,
+            problems.append(RowProblem(row=number, ticket_id=ticket_id,
                                     problem="text is not valid UTF-8"))
             continue
         if not text and not subject:
-            problems.append(Problem(row=number, ticket_id=ticket_id, problem="no text"))
+            problems.append(RowProblem(row=number, ticket_id=ticket_id, problem="no text"))
             continue
         try:
             csat = score_0_10(_field(row, preset.csat), preset.scale)
         except ValueError as exc:
-            problems.append(Problem(row=number, ticket_id=ticket_id, problem=str(exc)))
+            problems.append(RowProblem(row=number, ticket_id=ticket_id, problem=str(exc)))
             continue
         customer = _field(row, preset.customer)
         yield Ticket(

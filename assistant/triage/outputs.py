@@ -9,8 +9,16 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from ..models import ORDINAL_LABELS, Classification, Recall
-from .exports import Problem, Ticket
+from ..models import (
+    Category,
+    Classification,
+    Effort,
+    Recall,
+    RecoveryPotential,
+    Route,
+    Severity,
+)
+from .exports import RowProblem, Ticket
 
 
 class TriageRow(BaseModel):
@@ -22,12 +30,12 @@ class TriageRow(BaseModel):
     csat_0_10: float | None
     closed_at: str | None
     channel: str | None
-    severity: str
-    effort: str
-    recovery_potential: str
-    category: str
+    severity: Severity
+    effort: Effort
+    recovery_potential: RecoveryPotential
+    category: Category
     language: str
-    route: str
+    route: Route
     escalate: bool
     confidence: float
     customer_orders: int
@@ -46,9 +54,9 @@ def triage_row(
                for name in ("severity", "effort", "recovery_potential", "category", "route")}
     return TriageRow(
         ticket_id=ticket.id, customer_id=ticket.customer_id, csat_0_10=ticket.csat,
-        closed_at=ticket.closed_at, channel=ticket.channel, severity=labels.severity.value,
-        effort=labels.effort.value, recovery_potential=labels.recovery_potential.value,
-        category=labels.category.value, language=labels.language, route=labels.route.value,
+        closed_at=ticket.closed_at, channel=ticket.channel, severity=labels.severity,
+        effort=labels.effort, recovery_potential=labels.recovery_potential,
+        category=labels.category, language=labels.language, route=labels.route,
         escalate=labels.route == "escalate", confidence=labels.confidence,
         customer_orders=recall.facts.order_count if recall else 0, reasons=reasons,
         history_used=labels.history_used,
@@ -60,14 +68,14 @@ def triage_row(
 def rank(rows: list[TriageRow]) -> list[TriageRow]:
     """Quick wins first; then severity high to low, effort low to high, customer value high to
     low; the ticket id settles ties, so the order never depends on how the run went."""
-    severity, effort = ORDINAL_LABELS["severity"], ORDINAL_LABELS["effort"]
+    severity, effort = list(Severity), list(Effort)
     ordered = sorted(rows, key=lambda r: (
-        r.route != "quick_win", -severity.index(r.severity), effort.index(r.effort),
+        r.route is not Route.quick_win, -severity.index(r.severity), effort.index(r.effort),
         -r.customer_orders, r.ticket_id))
     return [row.model_copy(update={"rank": index}) for index, row in enumerate(ordered, 1)]
 
 
-def write_outputs(rows: list[TriageRow], problems: list[Problem], out: Path, csat_below: float
+def write_outputs(rows: list[TriageRow], problems: list[RowProblem], out: Path, csat_below: float
                   ) -> None:
     with (out / "triage.jsonl").open("w", encoding="utf-8") as handle:
         for row in rows:
@@ -88,13 +96,13 @@ def write_outputs(rows: list[TriageRow], problems: list[Problem], out: Path, csa
     (out / "report.md").write_text(_report(rows, problems, csat_below), encoding="utf-8")
 
 
-def _report(rows: list[TriageRow], problems: list[Problem], csat_below: float) -> str:
-    severity, effort = ORDINAL_LABELS["severity"], ORDINAL_LABELS["effort"]
+def _report(rows: list[TriageRow], problems: list[RowProblem], csat_below: float) -> str:
+    severity, effort = list(Severity), list(Effort)
     grid = Counter((r.severity, r.effort) for r in rows)
     routes = Counter(r.route for r in rows)
     out = [f"# Triage: {len(rows)} closed tickets rated below {csat_below:g}/10", "",
-           f"Quick wins **{routes['quick_win']}**, escalations **{routes['escalate']}**, "
-           f"standard {routes['standard']}. Rows not usable: {len(problems)} "
+           f"Quick wins **{routes[Route.quick_win]}**, escalations **{routes[Route.escalate]}**, "
+           f"standard {routes[Route.standard]}. Rows not usable: {len(problems)} "
            "(see `problems.jsonl`).", "", "## Severity × effort", "",
            "| severity \\ effort | " + " | ".join(effort) + " |",
            "|---|" + "---|" * len(effort)]
@@ -128,7 +136,7 @@ def _heatmap(rows: list[TriageRow], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    severity, effort = ORDINAL_LABELS["severity"], ORDINAL_LABELS["effort"]
+    severity, effort = list(Severity), list(Effort)
     grid = Counter((r.severity, r.effort) for r in rows)
     cells = [[grid[(s, e)] for e in effort] for s in reversed(severity)]
     fig, ax = plt.subplots(figsize=(5.2, 4.2))

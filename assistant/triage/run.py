@@ -20,7 +20,7 @@ from ..errors import InvalidInput
 from ..service import Assistant
 from .batchapi import BatchTriage
 from .checkpoint import CheckpointBase, RunRow, TicketRow
-from .exports import Preset, Problem, Ticket, read_export
+from .exports import Preset, RowProblem, Ticket, read_export
 from .job import Job
 from .outputs import TriageRow, rank, write_outputs
 
@@ -99,7 +99,7 @@ def run_triage(
 class _Reading:
     read: int = 0
     selected: int = 0
-    problems: list[Problem] = field(default_factory=list)
+    problems: list[RowProblem] = field(default_factory=list)
 
 
 def _selected(export: Path, preset: Preset, chosen: Callable[[Ticket], bool], reading: _Reading

@@ -48,12 +48,12 @@ class TriageRuns:
     def __init__(self, assistant: Assistant, pool: ThreadPoolExecutor | None = None) -> None:
         self.assistant = assistant
         self.folder = assistant.settings.data_dir / "triage-runs"
-        self.engine = assistant.drafts.engine
-        self._sessions = scoped_sessions(self.engine, assistant.tenant)
+        self.db = assistant.drafts.db
+        self._sessions = scoped_sessions(self.db, assistant.tenant)
         if pool is None:
             table = TriageRunRow.__table__
-            upgrade(self.engine, table)  # type: ignore[arg-type]
-            table.create(self.engine, checkfirst=True)  # type: ignore[attr-defined]
+            upgrade(self.db, table)  # type: ignore[arg-type]
+            table.create(self.db, checkfirst=True)  # type: ignore[attr-defined]
             pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="triage")
         self._pool = pool
 
@@ -85,7 +85,7 @@ class TriageRuns:
         return run_id
 
     def resume_unfinished(self) -> list[str]:
-        with Session(self.engine) as session:  # every tenant's runs
+        with Session(self.db) as session:  # every tenant's runs
             unfinished = list(session.scalars(select(TriageRunRow.id).where(
                 TriageRunRow.status.in_(["queued", "running"]))))
         # Only runs whose files are here: with shared stores, another instance may be running
@@ -96,7 +96,7 @@ class TriageRuns:
         return mine
 
     def _update(self, run_id: str, **values: Any) -> None:
-        with Session(self.engine) as session, session.begin():  # the worker's own run
+        with Session(self.db) as session, session.begin():  # the worker's own run
             record = session.get(TriageRunRow, run_id)
             assert record is not None
             for name, value in values.items():
@@ -113,7 +113,7 @@ class TriageRuns:
             self._run_locked(run_id, folder)
 
     def _run_locked(self, run_id: str, folder: Path) -> None:
-        with Session(self.engine) as session:  # resumed runs may be any tenant's
+        with Session(self.db) as session:  # resumed runs may be any tenant's
             record = session.get(TriageRunRow, run_id)
             assert record is not None
             arguments = json.loads(record.arguments)
