@@ -64,13 +64,19 @@ def chroma_server() -> Iterator[str]:
             raise RuntimeError(f"{exc}: {(folder / 'log').read_text()[-2000:]}") from exc
         yield url
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop(process)
         log.close()
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """Asks a server to stop; kills it when it has not within 20 s."""
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def fresh_database(server_url: str) -> str:

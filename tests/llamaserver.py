@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from tests.chromaserver import wait_for_http
+from tests.chromaserver import stop, wait_for_http
 from tests.pgserver import _free_port
 
 MODEL_ALIAS = "gemma-3-270m-q4_k_m"
@@ -41,12 +41,7 @@ def llama_server(slots: int = 1) -> Iterator[tuple[str, subprocess.Popen[bytes]]
     except RuntimeError as exc:
         raise RuntimeError(f"{exc}; its log: {Path(log.name).read_text()[-2000:]}") from exc
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
         log.close()
         Path(log.name).unlink(missing_ok=True)
 
