@@ -154,6 +154,7 @@ def triage(
     from dataclasses import replace
 
     from .triage import PRESETS, BatchFailed, Progress, run_triage
+    from .triage.rows import sniff
 
     if preset not in PRESETS:
         raise _fail(f"--preset must be one of {', '.join(PRESETS)}, not {preset!r}")
@@ -167,8 +168,11 @@ def triage(
         if column:
             overrides[field] = (column,)
     chosen = replace(PRESETS[preset], **overrides)
-    typer.echo(f"triage: {export} with preset {preset}, rating scale {chosen.scale} "
-               f"(mapped to 0-10), selecting below {csat_below:g}", err=True)
+    if not export.is_file():
+        raise _fail(f"no such export file: {export}")
+    typer.echo(f"triage: {export} ({sniff(export).describe()}) with preset {preset}, rating "
+               f"scale {chosen.scale} (mapped to 0-10), selecting below {csat_below:g}",
+               err=True)
     try:
         summary = run_triage(_assistant(tenant), export, out, preset=chosen,
                              csat_below=csat_below, signer=signer, progress=Progress(),

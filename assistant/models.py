@@ -195,9 +195,10 @@ class ComplaintIn(BaseModel):
 
 
 class DraftRequest(ComplaintIn):
-    signer: Annotated[str, StringConstraints(strip_whitespace=True, max_length=80)] | None = Field(
-        None, description="Who signs the reply, e.g. 'Tyler, CEO'."
-    )
+    signer: Annotated[str, StringConstraints(strip_whitespace=True, max_length=80),
+                      AfterValidator(_without_controls)] | None = Field(
+        None, description="Who signs the reply, e.g. 'Tyler, CEO' (control characters are "
+        "removed).")
 
 
 class Reason(BaseModel):

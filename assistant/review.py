@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime, timedelta
 from sqlalchemy import (
     func,
     select,
+    update,
 )
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
@@ -142,10 +143,20 @@ class DraftStore:
         if decision.action is not ReviewAction.edit and decision.text:
             raise InvalidInput("'text' is only for action 'edit'")
         with self._session() as session:
-            row = session.get(DraftRow, draft_id, with_for_update=True)
+            # Claim the draft first, by a conditional update: of concurrent reviews exactly one
+            # matches a pending row (PostgreSQL re-checks the condition under its row lock;
+            # SQLite takes its write lock at this first statement, before any read).
+            claimed = session.execute(
+                update(DraftRow)
+                .where(DraftRow.id == draft_id,
+                       DraftRow.status == DraftStatus.pending_review.value)
+                .values(status=_OUTCOME[decision.action].value, reviewer=decision.reviewer,
+                        reviewed_at=now)
+                .execution_options(synchronize_session=False))
+            row = session.get(DraftRow, draft_id, populate_existing=True)
             if row is None:
                 raise NotFound(f"no draft with id {draft_id!r}")
-            if row.status != DraftStatus.pending_review:
+            if claimed.rowcount != 1:  # type: ignore[attr-defined]
                 raise Conflict(
                     f"draft {draft_id} was already {row.status} by {row.reviewer} at "
                     f"{_aware(row.reviewed_at or row.created_at).isoformat()}"
@@ -154,13 +165,11 @@ class DraftStore:
             after = decision.text if decision.action is ReviewAction.edit else before
             assert after is not None
             if decision.action is ReviewAction.edit:
-                if after.strip() == before.strip():
+                if after.strip() == before.strip():  # the claim is rolled back with this
                     raise InvalidInput("the edited text is the same as the draft; use 'approve'")
                 row.edit_distance = word_edit_distance(before, after)
                 row.edit_ratio = min(1.0, row.edit_distance / max(1, len(words_of(before))))
                 row.reply = after
-            row.status = _OUTCOME[decision.action].value
-            row.reviewer, row.reviewed_at = decision.reviewer, now
             session.add(EventRow(
                 draft_id=draft_id, at=now, actor=decision.reviewer,
                 action=row.status, before=before, after=after, note=decision.reason,

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
+import httpx
 import pytest
 
+from api.app import create_app
 from assistant.errors import Conflict, InvalidInput, NotFound
 from assistant.models import (
     Classification,
@@ -18,7 +21,9 @@ from assistant.models import (
     ReviewIn,
 )
 from assistant.review import Base, DraftStore, word_edit_distance
-from tests.conftest import TODAY, api_client, new_assistant
+from assistant.settings import Settings
+from tests.chromaserver import serving
+from tests.conftest import TODAY, api_client, api_headers, new_assistant
 
 
 @pytest.fixture()
@@ -202,3 +207,44 @@ def test_an_approved_edit_changes_later_drafts(settings):
     after = assistant.draft(later)
     assert after.reply.split("\n")[0] == other
     assert after.reply != before.reply
+
+
+def test_concurrent_reviews_record_exactly_one_decision(store, base_draft):
+    """20 reviewers at once on each of 5 drafts (approve, edit and reject mixed): one decision
+    per draft, one audit entry, and every other attempt a Conflict (was: several winners on
+    SQLite, where `with_for_update` does nothing)."""
+    drafts = [store.save(make(base_draft)) for _ in range(5)]
+
+    def attempt(draft_id: str, n: int) -> str:
+        action = ("approve", "edit", "reject")[n % 3]
+        decision = ReviewIn(action=action, reviewer=f"r{n}", reason="no" if n % 3 == 2 else None,
+                            text=f"Edited reply number {n}." if n % 3 == 1 else None)
+        try:
+            store.review(draft_id, decision)
+        except Conflict:
+            return "conflict"
+        return "won"
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        outcomes = {d.id: list(pool.map(lambda n, d=d: attempt(d.id, n), range(20)))
+                    for d in drafts}
+    for draft in drafts:
+        assert outcomes[draft.id].count("won") == 1, outcomes[draft.id]
+        assert outcomes[draft.id].count("conflict") == 19
+        events = [e for e in store.audit(draft.id) if e.action != "created"]
+        assert len(events) == 1
+        assert store.get(draft.id).status == events[0].action
+
+
+def test_concurrent_approvals_over_http_one_200_the_rest_409(tmp_path, base_draft):
+    assistant = new_assistant(Settings(data_dir=tmp_path, engine="offline"))
+    draft = assistant.drafts.save(make(base_draft))
+    headers = api_headers(assistant)
+    with serving(create_app(assistant=assistant)) as url:
+        def approve(n: int) -> int:
+            return httpx.post(f"{url}/v1/drafts/{draft.id}/review", headers=headers, timeout=30,
+                              json={"action": "approve", "reviewer": f"r{n}"}).status_code
+        with ThreadPoolExecutor(max_workers=20) as pool:
+            codes = sorted(pool.map(approve, range(20)))
+    assert codes == [200] + [409] * 19
+    assert [e.action for e in assistant.drafts.audit(draft.id)].count("approved") == 1

@@ -3,8 +3,7 @@ streamed reader that turns each row into a ticket or a reported problem, never a
 
 from __future__ import annotations
 
-import csv
-import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +12,8 @@ from typing import Any, Literal
 from pydantic import BaseModel
 
 from ..errors import InvalidInput
+from ..models import CUSTOMER_ID_PATTERN
+from .rows import rows, sniff
 
 Scale = Literal["0-10", "1-5", "good-bad", "happy-neutral-unhappy"]
 _WORDS = {"good": 10.0, "bad": 0.0, "happy": 10.0, "neutral": 5.0, "unhappy": 0.0}
@@ -125,51 +126,37 @@ def _field(row: dict[str, Any], names: tuple[str, ...]) -> Any:
     return None
 
 
-def _rows(path: Path) -> Iterator[tuple[int, dict[str, Any] | None, str | None]]:
-    """(row number, row, problem) streamed from CSV or JSONL; bytes that are not UTF-8 come
-    through as surrogates, so the row is reported instead of stopping the run."""
-    with path.open(encoding="utf-8", errors="surrogateescape", newline="") as handle:
-        if path.suffix.lower() in {".jsonl", ".ndjson", ".json"}:
-            for number, line in enumerate(handle, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    yield number, None, f"not JSON: {exc.msg}"
-                    continue
-                yield (number, row, None) if isinstance(row, dict) else (
-                    number, None, "not a JSON object")
-        else:
-            for number, row in enumerate(csv.DictReader(handle), start=2):
-                yield number, row, None
-
-
 def read_export(
     path: Path, preset: Preset, problems: list[RowProblem]
 ) -> Iterator[Ticket]:
-    """Tickets from an export, in file order; unusable rows land in `problems`."""
+    """Tickets from an export, in file order; unusable rows land in `problems` with their line
+    number and what to fix (never a customer field's value)."""
     if not path.is_file():
         raise InvalidInput(f"no such export file: {path}")
     seen: set[str] = set()
-    for number, row, problem in _rows(path):
+    for number, row, problem in rows(path, sniff(path)):
         if row is None:
-            problems.append(RowProblem(row=number, ticket_id=None, problem=problem or "unreadable"))
+            problems.append(RowProblem(row=number, ticket_id=None,
+                                       problem=problem or "unreadable"))
             continue
         raw_id = _field(row, preset.id)
-        ticket_id = str(raw_id).strip() if raw_id is not None else ""
+        ticket_id = _clean(str(raw_id)) if raw_id is not None else ""
         if not ticket_id:
             problems.append(RowProblem(row=number, ticket_id=None, problem="no ticket id"))
+            continue
+        if len(ticket_id) > _MAX_ID:
+            problems.append(RowProblem(row=number, ticket_id=None, problem=(
+                f"the ticket id is {len(ticket_id)} characters; at most {_MAX_ID}")))
             continue
         if ticket_id in seen:
             problems.append(RowProblem(row=number, ticket_id=ticket_id, problem="duplicate id"))
             continue
         seen.add(ticket_id)
-        text = str(_field(row, preset.text) or "").strip()
-        subject = str(_field(row, preset.subject) or "").strip()
+        text = _clean(str(_field(row, preset.text) or ""))
+        subject = _clean(str(_field(row, preset.subject) or ""))
         if _broken(text) or _broken(subject):
             problems.append(RowProblem(row=number, ticket_id=ticket_id,
-                                    problem="text is not valid UTF-8"))
+                                       problem="text is not valid in the file's encoding"))
             continue
         if not text and not subject:
             problems.append(RowProblem(row=number, ticket_id=ticket_id, problem="no text"))
@@ -179,18 +166,44 @@ def read_export(
         except ValueError as exc:
             problems.append(RowProblem(row=number, ticket_id=ticket_id, problem=str(exc)))
             continue
-        customer = _field(row, preset.customer)
+        customer = _customer(_field(row, preset.customer))
+        if customer is _NOT_AN_ID:
+            customer = None
+            problems.append(RowProblem(row=number, ticket_id=ticket_id, problem=(
+                "the customer column holds no id (at most 128 letters, digits and . _ @ : + -; "
+                "a name is not one): triaged without the customer's history; choose the id "
+                "column with --customer-column")))
         yield Ticket(
             id=ticket_id, text=f"{subject}. {text}" if subject and text else text or subject,
-            customer_id=str(customer) if customer is not None else None, csat=csat,
+            customer_id=customer, csat=csat,
             closed_at=_str_or_none(_field(row, preset.closed)),
             channel=_str_or_none(_field(row, preset.channel)),
         )
 
 
+def _str_or_none(value: Any) -> str | None:
+    return None if value is None else _clean(str(value))[:200] or None
+
+
+_MAX_ID = 128
+_NOT_AN_ID = "\x00"
+_CUSTOMER_ID = re.compile(CUSTOMER_ID_PATTERN)
+_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _clean(value: str) -> str:
+    """Control characters (a NUL in an id, say) carry nothing and break databases."""
+    return _CONTROLS.sub("", value).strip()
+
+
+def _customer(raw: Any) -> str | None:
+    if raw is None:
+        return None
+    value = _clean(str(raw))
+    if not value:
+        return None
+    return value if len(value) <= _MAX_ID and _CUSTOMER_ID.match(value) else _NOT_AN_ID
+
+
 def _broken(text: str) -> bool:
     return any("\udc80" <= char <= "\udcff" for char in text)
-
-
-def _str_or_none(value: Any) -> str | None:
-    return None if value is None else str(value)

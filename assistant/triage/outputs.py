@@ -88,12 +88,23 @@ def write_outputs(rows: list[TriageRow], problems: list[RowProblem], out: Path, 
             data = row.model_dump()
             data["reasons"] = "; ".join(f"{k}: {' | '.join(v)}" for k, v in row.reasons.items())
             data["history_used"] = " ".join(row.history_used)
-            writer.writerow(data)
+            writer.writerow({name: _inert(value) for name, value in data.items()})
     with (out / "problems.jsonl").open("w", encoding="utf-8") as handle:
         for problem in problems:
             handle.write(problem.model_dump_json() + "\n")
     _heatmap(rows, out / "severity-effort.png")
     (out / "report.md").write_text(_report(rows, problems, csat_below), encoding="utf-8")
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _inert(value: object) -> object:
+    """A text cell a spreadsheet would run as a formula gets a leading apostrophe (OWASP's
+    advice for CSV injection); numbers stay numbers."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
 
 
 def _report(rows: list[TriageRow], problems: list[RowProblem], csat_below: float) -> str:

@@ -14,8 +14,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 from sqlalchemy import select
+from sqlalchemy.exc import StatementError
 from sqlalchemy.orm import Session
 
 from ..errors import Conflict, InvalidInput, NotFound
@@ -127,7 +128,7 @@ class TriageRuns:
                 progress=lambda done, total: self._update(run_id, done=done, total=total),
             )
         except Exception as exc:  # the run fails; the service and other runs go on
-            self._update(run_id, status="failed", error=f"{type(exc).__name__}: {exc}")
+            self._update(run_id, status="failed", error=_described(exc))
             return
         result = {k: v for k, v in summary.__dict__.items() if k != "out"}
         self._update(run_id, status="done", summary=json.dumps(result),
@@ -167,3 +168,14 @@ class TriageRuns:
 
     def report(self, run_id: str) -> str:
         return (self._finished(run_id) / "report.md").read_text(encoding="utf-8")
+
+
+def _described(exc: Exception) -> str:
+    """Why a run failed, without the data that made it fail: no field value of a validation
+    error, no SQL parameters."""
+    if isinstance(exc, ValidationError):
+        return "invalid data: " + "; ".join(
+            f"{'.'.join(map(str, error['loc']))}: {error['msg']}" for error in exc.errors())
+    if isinstance(exc, StatementError):
+        return f"the database refused a write: {type(exc.orig).__name__}"
+    return f"{type(exc).__name__}: {str(exc)[:300]}"
