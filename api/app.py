@@ -8,12 +8,13 @@ from pathlib import Path as PathLib
 from fastapi import Depends, FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exception_handlers import http_exception_handler
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.deps import ERRORS, authenticate, documented, refuse_unknown_query
-from api.middleware import BodyLimit
+from api.middleware import BodyLimit, install_log_filters
 from api.routes import complaints, customers, drafts, triage
 from assistant.errors import (
     AssistantError,
@@ -43,8 +44,11 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
         app.state.triage_runs.resume_unfinished()
         per_minute = app.state.assistant.settings.rate_limit_per_minute
         app.state.quota = RequestQuota(per_minute) if per_minute else None
+        app.state.auth_failures = RequestQuota(
+            app.state.assistant.settings.auth_failures_per_minute, burst_s=60)
         yield
 
+    install_log_filters()
     app = FastAPI(
         title="Recovery assistant",
         version="0.1.0",
@@ -69,6 +73,14 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
             return JSONResponse(status_code=405, headers={"Allow": ", ".join(allowed)},
                                 content={"detail": f"use {' or '.join(allowed)} here"})
         return await http_exception_handler(request, exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        """What is wrong and where, never the value sent: it may be a customer's words (or a
+        NaN that JSON cannot carry back)."""
+        return JSONResponse(status_code=422, content={"detail": [
+            {"loc": list(error["loc"]), "msg": error["msg"], "type": error["type"]}
+            for error in exc.errors()]})
 
     @app.exception_handler(AssistantError)
     async def _mapped(request: Request, exc: AssistantError) -> JSONResponse:

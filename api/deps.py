@@ -28,7 +28,17 @@ def authenticate(
         raise Unauthorized("this endpoint needs an API key: send `Authorization: Bearer rk_…` "
                            "(make one with `recovery keys create --tenant NAME`)")
     base: Assistant = request.app.state.assistant
-    key = base.keys.check(credentials.credentials)
+    failures: RequestQuota = request.app.state.auth_failures
+    client = request.client.host if request.client else "unknown"
+    wait = failures.take(client, count=False)
+    if wait > 0:
+        raise RateLimited(f"too many failed authentications from {client}; retry after the "
+                          "Retry-After seconds", retry_after_s=wait)
+    try:
+        key = base.keys.check(credentials.credentials)
+    except Unauthorized:
+        failures.take(client)
+        raise
     quota: RequestQuota | None = request.app.state.quota
     wait = quota.take(key.id) if quota else 0.0
     if quota and wait > 0:
@@ -101,3 +111,4 @@ RunPath = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[0-9a-f]+$
 DraftPath = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[0-9a-f]+$")]
 CustomerPath = Annotated[str, Path(min_length=1, max_length=128, pattern=CUSTOMER_ID_PATTERN)]
 HOURS = 24 * 365 * 100  # a century: beyond it a date cannot be computed
+MAX_OFFSET = 2**31 - 1  # beyond it the database cannot count

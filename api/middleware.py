@@ -1,4 +1,7 @@
-"""ASGI middleware of the API."""
+"""ASGI middleware and log filters of the API."""
+
+import logging
+import re
 
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -41,3 +44,27 @@ class BodyLimit:
             return next(replay, None) or await receive()
 
         await self.app(scope, replayed, send)
+
+
+class RedactQuery(logging.Filter):
+    """uvicorn's access log prints the full path: the values of its query (a key someone put
+    in the URL, a signer's name) are replaced, their names kept."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str):
+            record.args = (*args[:2], redact_query(args[2]), *args[3:])
+        return True
+
+
+def redact_query(path: str) -> str:
+    base, _, query = path.partition("?")
+    if not query:
+        return path
+    return base + "?" + re.sub(r"=[^&]*", "=…", query)
+
+
+def install_log_filters() -> None:
+    access = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, RedactQuery) for f in access.filters):
+        access.addFilter(RedactQuery())

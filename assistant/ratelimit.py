@@ -121,8 +121,9 @@ class RequestQuota:
         self._buckets: dict[str, _Bucket] = {}
         self._lock = threading.Lock()
 
-    def take(self, key: str) -> float:
-        """0 when the request may go (and it is counted); else seconds until it would fit."""
+    def take(self, key: str, count: bool = True) -> float:
+        """0 when the request may go (and it is counted, unless `count` is False); else
+        seconds until it would fit."""
         with self._lock:
             now = self._clock()
             bucket = self._buckets.get(key)
@@ -130,6 +131,6 @@ class RequestQuota:
                 bucket = self._buckets[key] = _Bucket(self.per_minute, now, 1.0, self.burst_s)
             bucket.refill(now)
             wait = bucket.wait_for(1)
-            if wait <= 0:
+            if wait <= 0 and count:
                 bucket.level -= 1
             return wait

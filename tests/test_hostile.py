@@ -100,3 +100,43 @@ def test_raw_garbage_on_the_socket_does_not_hurt_the_server(api):
         sock.sendall(b"\x00\xff GARBAGE / HTTP/9.9\r\n\r\n")
         sock.recv(1024)
     assert api.get("/healthz").status_code == 200
+
+
+SECRET_WORDS = "Brunkulla-77 sent to Hagalundsgatan"
+
+
+@pytest.mark.parametrize(("where", "body"), [
+    ("NaN", '{"text": "' + SECRET_WORDS + '", "language": NaN}'),
+    ("Infinity", '{"text": "' + SECRET_WORDS + '", "customer_id": Infinity}'),
+    ("1e999", '{"text": "' + SECRET_WORDS + '", "x": 1e999}'),
+])
+def test_non_finite_numbers_are_a_422_that_echoes_nothing(api, where, body, caplog):
+    r = api.post("/v1/classify", content=body, headers=JSON)
+    assert r.status_code == 422, r.text
+    assert "Brunkulla" not in r.text
+    assert "Brunkulla" not in caplog.text
+
+
+def test_offsets_past_what_a_database_counts_are_a_422(api):
+    for path in ("/v1/drafts", "/v1/triage-runs/" + "a" * 32 + "/rows"):
+        r = api.get(path, params={"offset": 9223372036854775808})
+        assert r.status_code == 422 and "less than or equal" in r.text
+
+
+def test_failed_authentications_are_rate_limited_per_address(tmp_path):
+    assistant = new_assistant(Settings(data_dir=tmp_path, engine="offline",
+                                       auth_failures_per_minute=30))
+    with serving(create_app(assistant=assistant)) as base, httpx.Client(base_url=base) as client:
+        codes = [client.get("/v1/me", headers={"Authorization": f"Bearer rk_bad_{n}"}
+                            ).status_code for n in range(40)]
+        assert codes[:30] == [401] * 30 and set(codes[30:]) == {429}
+        # The limit is on the address, whatever key comes next, and says when to retry.
+        good = client.get("/v1/me", headers=api_headers(assistant))
+        assert good.status_code == 429 and int(good.headers["Retry-After"]) >= 1
+
+
+def test_the_access_log_names_query_keys_not_their_values():
+    from api.middleware import redact_query
+
+    assert redact_query("/v1/me?api_key=rk_abc_secret&x=1") == "/v1/me?api_key=…&x=…"
+    assert redact_query("/v1/drafts") == "/v1/drafts"

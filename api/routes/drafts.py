@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from fastapi.concurrency import run_in_threadpool
 
-from api.deps import HOURS, AssistantDep, DraftPath
+from api.deps import HOURS, MAX_OFFSET, AssistantDep, DraftPath
 from assistant.models import (
     Draft,
     DraftPage,
@@ -40,7 +40,7 @@ async def list_drafts(
     older_than_hours: Annotated[float | None, Query(ge=0, le=HOURS)] = None,
     newer_than_hours: Annotated[float | None, Query(ge=0, le=HOURS)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> DraftPage:
     """The review queue, oldest first; filter by state, labels, language and age."""
     return await run_in_threadpool(

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import PlainTextResponse
 
-from api.deps import RunPath, TriageDep
+from api.deps import MAX_OFFSET, RunPath, TriageDep
 from assistant.errors import InvalidInput, TooLarge
 from assistant.triage import PresetName, TriageRow, TriageRunInfo
 
@@ -57,7 +57,7 @@ async def triage_status(run_id: RunPath, triage: TriageDep) -> TriageRunInfo:
 async def triage_rows(
     run_id: RunPath, triage: TriageDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> list[TriageRow]:
     """The ranked rows (quick wins first), 409 until the run is done."""
     return await run_in_threadpool(triage.rows, run_id, limit, offset)
