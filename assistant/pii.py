@@ -168,3 +168,9 @@ class Redaction:
 def redact(text: str) -> str:
     """The text with every personal number replaced, for a single use (embeddings, logs)."""
     return Redaction().redact(text)
+
+
+def scrub(text: str) -> str:
+    """The text with every personal number replaced by its kind (`<phone>`, `<email>`), for
+    text that is shown to a model as an example of style: nothing in it can be restored."""
+    return re.sub(r"\[([A-Z]+)_\d+\]", lambda m: f"<{m.group(1).lower()}>", redact(text))

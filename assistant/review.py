@@ -32,6 +32,7 @@ from .models import (
     ReviewStats,
     StatsReport,
 )
+from .pii import scrub
 from .store import Base, DraftRow, EventRow, open_engine
 from .style import words_of
 from .tenancy import DEFAULT_TENANT, scoped_sessions, upgrade
@@ -217,13 +218,15 @@ class DraftStore:
         )
 
     def team_replies(self, language: str, category: str, limit: int = 3) -> list[str]:
-        """The team's own approved and edited replies, newest first: its voice to imitate."""
+        """The team's own approved and edited replies, newest first: its voice to imitate.
+        Other customers' replies: their personal numbers are scrubbed here, before any
+        drafter or prompt sees them."""
         sent = [DraftStatus.approved.value, DraftStatus.edited.value]
         query = (select(DraftRow.reply).where(DraftRow.language == language)
                  .where(DraftRow.category == category).where(DraftRow.status.in_(sent))
                  .order_by(DraftRow.reviewed_at.desc()).limit(limit))
         with self._session() as session:
-            return list(session.scalars(query))
+            return [scrub(reply) for reply in session.scalars(query)]
 
 
 def _figures(rows: list[tuple[str, int | None, float | None]]) -> ReviewStats:

@@ -441,3 +441,21 @@ def test_cli_draft_says_who_wrote_it_and_why_it_fell_back(fake, tmp_path):
     assert r.returncode == 0, r.stderr
     assert ("-- written by offline (rules+ridge+knn-e5); labels by offline "
             "(rules+ridge+knn-e5); fell back: classify: HTTP 400: model not loaded") in r.stdout
+
+
+def test_another_customers_reply_teaches_style_but_never_its_personal_numbers(llm, fake):
+    """X's approved reply, with X's phone and e-mail, is an example for Y's draft: the prompt
+    carries neither, and a model that echoes the example's masks restores nothing of X's."""
+    first = llm.draft(DraftRequest(text=SALAD, customer_id="guest-214"))
+    approved = ("Hey, so sorry about the salad! Call me on 070-123 45 67 or write to "
+                "anna.berg@example.com and a fresh one is on its way. All good now?")
+    llm.drafts.review(first.id, ReviewIn(action="edit", reviewer="maria", text=approved))
+    echo = reply(reply="Hi! I'm sorry the burger had no cheese. I'll fix it now; write to "
+                       "<email> or [EMAIL_1] if not. Does tonight suit you?",
+                 gesture_kind="none", history_ids_used=[])
+    fake.then(Answer(labels()), Answer(echo), Answer(echo))
+    draft = llm.draft(DraftRequest(text="The burger had no cheese. Mail me at y@example.org"))
+    sent = "\n".join(seen.text() for seen in fake.seen)
+    assert "070-123 45 67" not in sent and "anna.berg@example.com" not in sent
+    assert "Call me on <phone> or write to <email>" in sent
+    assert "anna.berg" not in draft.reply and "070-123" not in draft.reply

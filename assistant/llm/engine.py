@@ -134,8 +134,7 @@ class LLMEngine:
             cap=f"{cap:g}", gestures=_gesture_list(allowed, language),
             suggested=_suggestion(allowed, recall),
             follow_up=f"in {follow_days} days" if follow_days else "none needed",
-            voice="\n---\n".join(as_data(pii.redact(reply)) for reply in team_replies)
-            or "(none yet)",
+            voice="\n---\n".join(as_data(reply) for reply in team_replies) or "(none yet)",
             history=block.text, complaint=as_data(understood.for_model),
         )
         schema = reply_schema([g.kind for g in allowed], block.ids)
