@@ -86,6 +86,9 @@ class Settings(BaseSettings):
     max_batch_items: int = Field(1_000, gt=0, description="Most history items in one request.")
     max_body_mb: float = Field(5.0, gt=0, description="Largest JSON request body accepted.")
     max_upload_mb: int = Field(200, gt=0, description="Largest triage export accepted over HTTP.")
+    max_stored_upload_mb: int = Field(
+        1000, gt=0, description="Most export bytes one tenant's unfinished triage runs may hold "
+        "(an export is deleted when its run is done).")
     rate_limit_per_minute: int | None = Field(
         600, gt=0, description="Requests per minute per API key (bursts of 10 s worth); "
         "unset = no limit.")

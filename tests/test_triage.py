@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -15,6 +16,7 @@ from typing import get_args
 import pytest
 from sqlalchemy.orm import Session
 
+from api.app import create_app
 from assistant.errors import InvalidInput
 from assistant.service import Assistant
 from assistant.settings import Settings
@@ -26,7 +28,8 @@ from assistant.triage import (
     run_triage,
     score_0_10,
 )
-from tests.conftest import api_client, new_assistant
+from tests.chromaserver import serving
+from tests.conftest import api_client, api_headers, new_assistant
 from tests.exports import FLAWS, write_export
 
 
@@ -192,6 +195,41 @@ def test_unfinished_run_resumes_when_the_service_starts(settings, tmp_path):
             assert run["status"] == "running" and time.monotonic() < deadline, run
             time.sleep(0.2)
     assert run["summary"]["selected"] == low
+    assert not export.exists(), "a finished run's upload is deleted; its results stay"
+
+
+def test_a_tenants_unfinished_exports_count_against_its_upload_cap(settings):
+    assistant = new_assistant(settings.model_copy(update={
+        "max_upload_mb": 5, "max_stored_upload_mb": 3}))
+    runs = TriageRuns(assistant)
+    assert runs.upload_room() == (3 * 1024 * 1024, "RECOVERY_MAX_STORED_UPLOAD_MB: exports of "
+                                  "runs not yet done count")
+    run_id = runs.new_run_id()
+    (runs.folder_of(run_id) / "export.csv").write_bytes(b"x" * 2 * 1024 * 1024)
+    with Session(runs.db) as session, session.begin():
+        session.add(TriageRunRow(id=run_id, status="queued", created_at="2026-11-23T02:00:00",
+                                 arguments="{}"))
+    assert runs.upload_room()[0] == 1024 * 1024
+    other = TriageRuns(assistant.for_tenant("acme"))  # another tenant's cap is its own
+    assert other.upload_room()[0] == 3 * 1024 * 1024
+
+
+@pytest.mark.network
+def test_an_upload_cut_off_midway_leaves_nothing(tmp_path):
+    assistant = new_assistant(Settings(data_dir=tmp_path, engine="offline"))
+    headers = api_headers(assistant)
+    with serving(create_app(assistant=assistant)) as url:
+        host, port = url.removeprefix("http://").split(":")
+        with socket.create_connection((host, int(port))) as raw:
+            raw.sendall((f"POST /v1/triage-runs HTTP/1.1\r\nHost: {host}\r\n"
+                         f"Authorization: {headers['Authorization']}\r\n"
+                         "Content-Type: text/csv\r\nContent-Length: 100000\r\n\r\n"
+                         "ticket_id,text,csat\r\nt1,late,2\r\n").encode())
+            time.sleep(0.5)
+        deadline = time.monotonic() + 10
+        while any((tmp_path / "triage-runs").iterdir()) and time.monotonic() < deadline:
+            time.sleep(0.1)
+    assert list((tmp_path / "triage-runs").iterdir()) == []
 
 
 def test_runs_of_another_instance_are_left_to_it(settings):

@@ -28,23 +28,23 @@ async def start_triage(
 ) -> TriageRunInfo:
     """Upload a closed-ticket export as the request body (CSV or JSONL); the run goes on
     in the background: poll its status, then read its rows and report."""
-    limit = triage.assistant.settings.max_upload_mb * 1024 * 1024
+    room, limit_name = await run_in_threadpool(triage.upload_room)
     run_id = triage.new_run_id()
     export = triage.folder_of(run_id) / f"export.{format}"
     size = 0
-    with export.open("wb") as handle:
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                handle.close()
-                shutil.rmtree(export.parent, ignore_errors=True)
-                raise TooLarge(
-                    f"the export is larger than {limit // 1024 // 1024} MB "
-                    "(RECOVERY_MAX_UPLOAD_MB)")
-            handle.write(chunk)
-    if size == 0:
+    try:  # an upload that fails or is cut off leaves nothing behind
+        with export.open("wb") as handle:
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > room:
+                    raise TooLarge(f"the export is larger than the {room // 1024 // 1024} MB "
+                                   f"this tenant may upload now ({limit_name})")
+                handle.write(chunk)
+        if size == 0:
+            raise InvalidInput("the request body is empty: send the export file as the body")
+    except BaseException:
         shutil.rmtree(export.parent, ignore_errors=True)
-        raise InvalidInput("the request body is empty: send the export file as the body")
+        raise
     return await run_in_threadpool(triage.start, export, preset, csat_below, signer)
 
 

@@ -27,6 +27,7 @@ from .exports import PRESETS
 from .outputs import TriageRow
 from .run import run_triage
 
+_MB = 1024 * 1024
 RunStatus = Literal["queued", "running", "done", "failed"]
 
 
@@ -80,6 +81,20 @@ class TriageRuns:
         self._pool.submit(self._run, run_id)
         return self.get(run_id)
 
+    def upload_room(self) -> tuple[int, str]:
+        """Bytes this tenant may upload now, and the setting that sets it: one export's limit,
+        or what its runs still waiting on their exports leave of the tenant's cap."""
+        settings = self.assistant.settings
+        with self._sessions() as session:
+            waiting = list(session.scalars(select(TriageRunRow.id).where(
+                TriageRunRow.status.in_(["queued", "running"]))))
+        held = sum(path.stat().st_size for run_id in waiting
+                   for path in self.folder_of(run_id).glob("export.*") if path.is_file())
+        one, cap = settings.max_upload_mb * _MB, settings.max_stored_upload_mb * _MB - held
+        if one <= cap:
+            return one, "RECOVERY_MAX_UPLOAD_MB"
+        return max(0, cap), "RECOVERY_MAX_STORED_UPLOAD_MB: exports of runs not yet done count"
+
     def new_run_id(self) -> str:
         run_id = uuid.uuid4().hex
         self.folder_of(run_id).mkdir(parents=True, exist_ok=True)
@@ -130,6 +145,8 @@ class TriageRuns:
         except Exception as exc:  # the run fails; the service and other runs go on
             self._update(run_id, status="failed", error=_described(exc))
             return
+        for path in folder.glob("export.*"):  # done: the results stay, the upload goes
+            path.unlink(missing_ok=True)
         result = {k: v for k, v in summary.__dict__.items() if k != "out"}
         self._update(run_id, status="done", summary=json.dumps(result),
                      done=summary.selected, total=summary.selected)
