@@ -100,22 +100,39 @@ _STREET_WORDS = (
 _EN_STREET = r"street|st\.|road|rd\.|avenue|ave\.|lane|drive|boulevard|blvd\.|way|close|court"
 
 # Order matters: longer, checked kinds first, so a card is not taken for a phone number.
+_AT = r"(?:\s*\(at\)\s*|\s*\[at\]\s*|\s+at\s+)"
+_DOT = r"(?:\s*\(dot\)\s*|\s*\[dot\]\s*|\s+dot\s+|\.)"
 _PATTERNS: list[tuple[str, re.Pattern[str], _Check | None]] = [
     ("EMAIL", re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[a-z]{2,}\b", re.I), None),
-    ("IBAN", re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?\b"), _iban),
-    ("CARD", re.compile(r"(?<![\d-])\d{4}(?:[ -]?\d{4}){2}[ -]?\d{1,7}(?![\d-])"), _card),
+    # Spelled out so that a form does not take it: "anna at example dot com", "anna(at)x.se".
+    ("EMAIL", re.compile(rf"\b[\w.+-]+{_AT}[\w-]+(?:{_DOT}[\w-]+)*?{_DOT}(?:com|org|net|"
+                         r"[a-z]{2})\b", re.I), None),
+    # In either case. The first group may be a bank code in letters (GB29 NWBK …); every
+    # later group holds a digit, so a word after the number is never taken in.
+    ("IBAN", re.compile(r"\b[A-Z]{2}\d{2} ?[A-Z0-9]{4}(?: ?(?=[A-Z]{0,3}\d)[A-Z0-9]{4}){1,6}"
+                        r"(?: ?(?=[A-Z]{0,3}\d)[A-Z0-9]{1,4})?\b", re.I), _iban),
+    ("CARD", re.compile(r"(?<![\d-])\d{4}(?:[ .-]?\d{4}){2}[ .-]?\d{1,7}(?![\d-])"), _card),
+    ("CARD", re.compile(r"(?<![\d-])\d{4}[ -]?\d{6}[ -]?\d{5}(?![\d-])"), _card),  # Amex
     ("PERSONNUMMER", re.compile(r"(?<![\d-])(?:19|20)?\d{6}[-+]\d{4}(?![\d-])"),
      _personnummer),
     ("PERSONNUMMER", re.compile(r"(?<![\d-])(?:19|20)\d{10}(?![\d-])"), _personnummer),
+    ("PERSONNUMMER", re.compile(r"(?<![\d.-])\d{6} ?\d{4}(?![\d.-])"), _personnummer),
     ("FODSELSNUMMER", re.compile(r"(?<![\d-])\d{6} ?\d{5}(?![\d-])"), _fodselsnummer),
+    ("FODSELSNUMMER", re.compile(r"(?<![\d.])\d{2}\.\d{2}\.\d{2} ?\d{5}(?!\d|\.\d)"),
+     _fodselsnummer),
     ("CPR", re.compile(r"(?<![\d-])\d{6}-\d{4}(?![\d-])"), _cpr),
     ("CPR", re.compile(r"(?i)\bcpr(?:[- ]?(?:nr|nummer)\.?)?:?\s*(\d{10})\b"), _cpr),
     ("PHONE", re.compile(
         r"(?<![\w+])(?:\+\d{1,3}[ -]?(?:\(0\)[ -]?)?\d{1,4}|\(?0\d{1,4}\)?)"
         r"(?:[ -]?\d{2,4}){2,4}(?![\d])"), _phone),
     ("PHONE", re.compile(
-        r"(?i)\b(?:tel(?:efon|ephone)?|phone|mobil[e]?|handy|ring(?:e)?)\b\.?:?\s*"
+        r"(?i)\b(?:tel(?:efon|ephone)?|tlf|phone|mob(?:il[e]?)?|handy|ring(?:e)?)\b\.?:?\s*"
         r"(?:nr\.?|no\.?|nummer)?:?\s*(\d(?:[ -]?\d){7,11})\b"), _phone),
+    # Danish and Norwegian numbers are eight digits, written in pairs: "22 33 44 55".
+    ("PHONE", re.compile(r"(?<![\w+.,-])\d{2}(?: \d{2}){3}(?!\d|[.,]\d)"), _phone),
+    # North American: (555) 123-4567, 555-123-4567, 555.123.4567.
+    ("PHONE", re.compile(r"(?<![\w-])(?:\([2-9]\d{2}\) ?|[2-9]\d{2}[-.])\d{3}[-.]\d{4}(?![\w-])"),
+     _phone),
     ("ADDRESS", re.compile(
         rf"(?i)\b[A-ZÅÄÖÆØÜ][\wåäöæøüß.-]*(?:{_STREET_WORDS})\s+\d{{1,4}}(?:\s?[A-Za-z]\b)?"),
      None),

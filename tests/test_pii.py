@@ -3,6 +3,9 @@ nothing personal in what the LLM engine sends."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
 from assistant.models import ComplaintIn, DraftRequest, HistoryItemIn, HistoryKind
@@ -127,3 +130,52 @@ def test_the_llm_engine_sends_no_personal_numbers(tmp_path):
     assert "SE45 5000 0000 0583 9825 7466" in draft.reply
     assert "anna.berg@example.com" in draft.reply and "[" not in draft.reply
     assert draft.complaint == complaint
+
+
+def _scored(secrets: list[tuple[str, str, str]], lookalikes: list[tuple[str, str, str]]
+            ) -> tuple[float, float, list[str]]:
+    """Recall over the planted items, precision over everything that was redacted (a changed
+    look-alike is a false positive), and what went wrong."""
+    wrong = []
+    found = 0
+    for _, text, item in secrets:
+        redacted = redact(text)
+        if item in redacted:
+            wrong.append(f"missed: {text} -> {redacted}")
+        else:
+            found += 1
+    false = 0
+    for _, text, _ in lookalikes:
+        if (redacted := redact(text)) != text:
+            false += 1
+            wrong.append(f"changed: {text} -> {redacted}")
+    return found / len(secrets), found / max(1, found + false), wrong
+
+
+def test_the_generated_corpus_in_five_languages():
+    """224 planted items of 32 shapes and 216 look-alikes of 24 shapes (`pii_corpus.py`);
+    the patterns were written against this set, so it guards what they already do."""
+    from tests.pii_corpus import lookalikes, secrets
+
+    planted, alike = secrets(), lookalikes()
+    assert len(planted) >= 200 and len(alike) >= 200
+    assert {language for language, _, _ in planted} == {"en", "sv", "da", "nb", "de"}
+    recall, precision, wrong = _scored(planted, alike)
+    print(f"generated corpus: recall {recall:.3f}, precision {precision:.3f}")
+    assert recall == 1.0 and precision == 1.0, "\n".join(wrong)
+
+
+def test_the_held_out_sentences():
+    """25 items and 25 look-alikes written by hand after the patterns and never tuned on
+    (`tests/data/pii-heldout.jsonl`). Measured 2026-11-28 on first run: 22 of 25 found; 23
+    after a British IBAN with a bank code in letters was fixed for an older unit test. Still
+    missed: a hyphenated Danish number, a Norwegian mobile in 3-2-3 groups; one look-alike
+    changed (a 22-digit tracking number). These are floors; the misses are known gaps, not
+    accepted behaviour."""
+    rows = [json.loads(line) for line in
+            (Path(__file__).parent / "data" / "pii-heldout.jsonl").read_text().splitlines()]
+    planted = [(r["language"], r["text"], r["item"]) for r in rows if r["kind"] == "secret"]
+    alike = [(r["language"], r["text"], "") for r in rows if r["kind"] == "lookalike"]
+    recall, precision, wrong = _scored(planted, alike)
+    print(f"held-out sentences: recall {recall:.3f}, precision {precision:.3f}")
+    assert recall >= 23 / 25 and precision >= 23 / 24, "\n".join(wrong)
