@@ -143,6 +143,10 @@ def triage(
     text_column: Annotated[str | None, typer.Option(help="Column of the complaint.")] = None,
     customer_column: Annotated[str | None, typer.Option(help="Column of the customer id.")] = None,
     csat_column: Annotated[str | None, typer.Option(help="Column of the rating.")] = None,
+    top: Annotated[int | None, typer.Option(
+        help="Customers on tonight's list (default RECOVERY_TRIAGE_TOP, 10).")] = None,
+    draft: Annotated[str, typer.Option(
+        help="Who gets a draft: top (tonight's list), all (every quick win) or none.")] = "top",
     signer: Annotated[str | None, typer.Option(
         help="Who signs the quick-win drafts, e.g. 'Tyler, CEO'.")] = None,
     batch_api: Annotated[bool, typer.Option(
@@ -170,17 +174,23 @@ def triage(
     chosen = replace(PRESETS[preset], **overrides)
     if not export.is_file():
         raise _fail(f"no such export file: {export}")
+    if draft not in {"top", "all", "none"}:
+        raise _fail(f"--draft must be top, all or none, not {draft!r}")
+    if top is not None and top < 1:
+        raise _fail("--top must be 1 or more")
     typer.echo(f"triage: {export} ({sniff(export).describe()}) with preset {preset}, rating "
                f"scale {chosen.scale} (mapped to 0-10), selecting below {csat_below:g}",
                err=True)
     try:
         summary = run_triage(_assistant(tenant), export, out, preset=chosen,
                              csat_below=csat_below, signer=signer, progress=Progress(),
-                             batch_api=batch_api, log=lambda line: typer.echo(line, err=True))
+                             batch_api=batch_api, log=lambda line: typer.echo(line, err=True),
+                             top=top, draft=draft)  # type: ignore[arg-type]
     except (AssistantError, BatchFailed) as exc:
         raise _fail(str(exc)) from exc
     typer.echo(f"{summary.read} tickets read, {summary.selected} rated below {csat_below:g}, "
-               f"{summary.quick_wins} quick wins; {summary.problems} rows not usable; "
+               f"{summary.quick_wins} quick wins, {summary.tonight} on tonight's list; "
+               f"{summary.problems} rows not usable; "
                f"{summary.resumed} resumed from the checkpoint; results in {summary.out}")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import signal
@@ -10,6 +11,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from datetime import date
 from pathlib import Path
 from typing import get_args
 
@@ -18,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from api.app import create_app
 from assistant.errors import InvalidInput
+from assistant.models import HistoryItemIn, HistoryKind
 from assistant.service import Assistant
 from assistant.settings import Settings
 from assistant.store import TriageRunRow
@@ -30,7 +33,7 @@ from assistant.triage import (
 )
 from tests.chromaserver import serving
 from tests.conftest import api_client, api_headers, new_assistant
-from tests.exports import FLAWS, write_export
+from tests.exports import COMPLAINTS, FLAWS, write_export
 
 
 @pytest.fixture()
@@ -65,14 +68,22 @@ def test_triage_of_a_preset_export(kind, assistant, tmp_path):
     assert {p["problem"].split(" ")[0] for p in lines(out / "problems.jsonl")} == {
         "no", "duplicate", "rating", "text"}
     assert [r["rank"] for r in rows] == list(range(1, len(rows) + 1))
+    listed = [r for r in rows if r["tonight"]]
+    assert len(listed) == summary.tonight == 10 and rows[:10] == listed, "tonight's list first"
+    assert len({r["customer_id"] for r in listed}) == 10, "one row per customer"
+    rest = [r["score"] for r in rows[10:]]
+    assert rest == sorted(rest, reverse=True), "the rest by score"
     wins = [r for r in rows if r["route"] == "quick_win"]
-    assert wins and rows[: len(wins)] == wins, "quick wins come first"
     assert all(r["csat_0_10"] < 7 for r in rows)
-    for win in wins:
-        draft = assistant.drafts.get(win["draft_id"])
+    # Drafts for tonight's list only (the default), each for review in the signer's voice.
+    assert all(r["draft_id"] for r in listed if r["language"] in {"en", "sv", "da", "nb", "de"})
+    assert not any(r["draft_id"] for r in rows[10:])
+    for row in listed:
+        draft = assistant.drafts.get(row["draft_id"])
         assert draft.status == "pending_review" and draft.reply.endswith("Tyler, CEO")
     assert all(r["reasons"]["severity"] for r in rows)
     report = (out / "report.md").read_text()
+    assert report.splitlines()[2] == "## Tonight's list (10)"
     assert f"Quick wins **{len(wins)}**" in report and "severity-effort.png" in report
     assert (out / "severity-effort.png").read_bytes()[:4] == b"\x89PNG"
     with (out / "triage.csv").open() as handle:
@@ -115,10 +126,10 @@ def test_killed_run_resumes_to_the_same_result(assistant, tmp_path):
     assert (killed_out / "triage.jsonl").read_text() == (
         tmp_path / "whole" / "triage.jsonl").read_text()
     assert (killed_out / "report.md").read_text() == (tmp_path / "whole" / "report.md").read_text()
-    wins = sum(r["route"] == "quick_win" for r in lines(killed_out / "triage.jsonl"))
+    listed = sum(bool(r["tonight"]) for r in lines(killed_out / "triage.jsonl"))
     with sqlite3.connect(var / "recovery.db") as db:
         drafts = db.execute("select count(*), count(distinct id) from drafts").fetchone()
-    assert drafts == (wins, wins), "a quick win was drafted twice or not at all"
+    assert drafts == (listed, listed), "tonight's list was drafted twice or not at all"
 
 
 def test_an_output_folder_belongs_to_one_run(assistant, tmp_path):
@@ -226,10 +237,11 @@ def test_an_upload_cut_off_midway_leaves_nothing(tmp_path):
                          "Content-Type: text/csv\r\nContent-Length: 100000\r\n\r\n"
                          "ticket_id,text,csat\r\nt1,late,2\r\n").encode())
             time.sleep(0.5)
+        folder = tmp_path / "triage-runs"
         deadline = time.monotonic() + 10
-        while any((tmp_path / "triage-runs").iterdir()) and time.monotonic() < deadline:
+        while folder.exists() and any(folder.iterdir()) and time.monotonic() < deadline:
             time.sleep(0.1)
-    assert list((tmp_path / "triage-runs").iterdir()) == []
+    assert not folder.exists() or list(folder.iterdir()) == []
 
 
 def test_runs_of_another_instance_are_left_to_it(settings):
@@ -249,3 +261,40 @@ def test_runs_of_another_instance_are_left_to_it(settings):
     with api_client(assistant) as client:
         r = client.get("/v1/triage-runs/" + "e2" * 16 + "/rows")
     assert r.status_code == 404 and "another instance" in r.json()["detail"]
+
+
+
+def test_tonights_list_is_the_best_customers_once_each_and_only_they_get_drafts(tmp_path):
+    """Planted best cases: three customers with 20 orders each and a discount code the shop
+    refused (medium, trivial to fix, high potential), each with a second low ticket. They
+    head the list, once each, with their other ticket listed; only the list gets drafts."""
+    assistant = new_assistant(Settings(data_dir=tmp_path / "var", engine="offline"))
+    vips = [f"vip-{n}" for n in range(1, 4)]
+    for vip in vips:
+        assistant.add_history(vip, [HistoryItemIn(kind=HistoryKind.order, text=f"Order {n}",
+                                                  at=date(2026, 10, 1 + n)) for n in range(20)])
+    export = tmp_path / "export.csv"
+    with export.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["ticket_id", "text", "customer_id", "csat"])
+        for n in range(60):
+            writer.writerow([f"t{n}", COMPLAINTS[n % len(COMPLAINTS)].format(n=n),
+                             f"c{n}", n % 7])
+        for n, vip in enumerate(vips):
+            writer.writerow([f"v{n}a", f"The discount code from your newsletter was rejected "
+                                       f"at checkout, order {4400 + n}.", vip, 2])
+            writer.writerow([f"v{n}b", f"My invoice {900 + n} has my name misspelled.", vip, 3])
+    summary = run_triage(assistant, export, tmp_path / "out", preset=PRESETS["generic"], top=5)
+    rows = lines(tmp_path / "out" / "triage.jsonl")
+    listed = [r for r in rows if r["tonight"]]
+    assert summary.tonight == len(listed) == 5 and rows[:5] == listed
+    assert len({r["customer_id"] for r in listed}) == 5
+    assert [r["customer_id"] for r in listed[:3]] == vips
+    for row in listed[:3]:
+        pair = {row["ticket_id"][:2] + "a", row["ticket_id"][:2] + "b"}
+        assert row["other_tickets"] == sorted(pair - {row["ticket_id"]})
+        assert set(row["score_parts"]) == {"potential", "ease", "window", "customer"}
+        assert row["score_parts"]["customer"] == 2.0
+    drafted = [r for r in rows if r["draft_id"]]
+    assert drafted == listed
+    assert assistant.drafts.queue().total == 5

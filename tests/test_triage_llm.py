@@ -85,7 +85,7 @@ def test_triage_through_the_batch_api(tmp_path):
         live_body = fake.seen[-1].body
         fake.seen.clear()
         summary = run_triage(assistant, export, tmp_path / "out", preset=PRESETS["zendesk"],
-                             batch_api=True, signer="Tyler, CEO")
+                             batch_api=True, signer="Tyler, CEO", draft="all")
     rows = lines(tmp_path / "out" / "triage.jsonl")
     assert summary.selected == low == len(rows) == len({r["ticket_id"] for r in rows})
     assert [r for r in rows if r["fallback_reason"]] == [] and live.engine == "llm"
@@ -136,6 +136,11 @@ def test_an_expired_batch_sends_the_rest_again(tmp_path):
     assert len(rows) == low and [r for r in rows if r["fallback_reason"]] == []
     assert fake.batches["batch_1"]["status"] == "expired"
     assert len(requests_in(fake, "batch_2")) == low - 7
+    # By default only tonight's list is drafted, live, after the labels: no draft batch.
+    assert {b["metadata"]["phase"] for b in fake.batches.values()} == {"classify"}
+    listed = [r for r in rows if r["tonight"]]
+    assert listed and all(r["draft_id"] for r in listed)
+    assert not any(r["draft_id"] for r in rows if not r["tonight"])
 
 
 def test_a_failed_batch_stops_the_run_with_its_errors(tmp_path):
@@ -156,7 +161,8 @@ def test_a_killed_batch_run_picks_up_its_batch(tmp_path):
     low = write_export("zendesk", export, 80, seed=12)
     out, var = tmp_path / "out", tmp_path / "var"
     command = [sys.executable, "-c", "from assistant.cli import app; app()", "triage",
-               str(export), "--out", str(out), "--preset", "zendesk", "--batch-api"]
+               str(export), "--out", str(out), "--preset", "zendesk", "--batch-api",
+               "--draft", "all"]
     with fake.running():
         env = {**os.environ, "RECOVERY_DATA_DIR": str(var), "RECOVERY_ENGINE": "llm",
                "OPENAI_BASE_URL": fake.base_url, "OPENAI_API_KEY": "sk-test",

@@ -25,9 +25,12 @@ async def start_triage(
     csat_below: Annotated[float, Query(ge=0, le=10)] = 7,
     signer: Annotated[str | None, Query(max_length=80)] = None,
     format: Literal["csv", "jsonl"] = "csv",
+    top: Annotated[int | None, Query(ge=1, le=1000)] = None,
+    draft: Literal["top", "all", "none"] = "top",
 ) -> TriageRunInfo:
     """Upload a closed-ticket export as the request body (CSV or JSONL); the run goes on
-    in the background: poll its status, then read its rows and report."""
+    in the background: poll its status, then read its rows and report. `top` customers make
+    tonight's list (default RECOVERY_TRIAGE_TOP); `draft`: who gets a draft."""
     room, limit_name = await run_in_threadpool(triage.upload_room)
     run_id = triage.new_run_id()
     export = triage.folder_of(run_id) / f"export.{format}"
@@ -45,7 +48,8 @@ async def start_triage(
     except BaseException:
         shutil.rmtree(export.parent, ignore_errors=True)
         raise
-    return await run_in_threadpool(triage.start, export, preset, csat_below, signer)
+    return await run_in_threadpool(triage.start, export, preset, csat_below, signer, top,
+                                   draft)
 
 
 @router.get("/triage-runs/{run_id}", response_model=TriageRunInfo)

@@ -5,11 +5,12 @@ files, and `runs` serves runs over the API."""
 
 from .batchapi import BatchFailed
 from .exports import PRESETS, Preset, PresetName, RowProblem, Ticket, read_export, score_0_10
-from .outputs import TriageRow, rank
+from .outputs import TriageRow
 from .progress import Progress
 from .run import TriageSummary, run_triage
 from .runs import TriageRunInfo, TriageRuns
+from .tonight import tonight
 
 __all__ = ["PRESETS", "BatchFailed", "Preset", "PresetName", "RowProblem", "Progress", "Ticket",
-           "TriageRow", "TriageRunInfo", "TriageRuns", "TriageSummary", "rank", "read_export",
+           "TriageRow", "TriageRunInfo", "TriageRuns", "TriageSummary", "read_export", "tonight",
            "run_triage", "score_0_10"]

@@ -178,14 +178,14 @@ class BatchTriage:
         ticket, recall = pending.ticket, pending.recall
         if isinstance(result, Draft):
             assert pending.labels is not None
-            draft_id = self.job.draft_id(ticket, pending.labels)
+            draft_id = self.job.draft_id(ticket.id, pending.labels)
             assert draft_id is not None
             if not self.job.exists(draft_id):
                 self.job.assistant.drafts.save(result.model_copy(update={"id": draft_id}))
             self.job.finished(session, position, ticket, pending.labels, recall, draft_id)
             session.delete(row)
             return
-        draft_id = self.job.draft_id(ticket, result)
+        draft_id = self.job.draft_id(ticket.id, result)
         if draft_id and not self.job.exists(draft_id):
             if result.engine == LLM_ENGINE:
                 row.phase, row.batch_id, row.attempts = "draft", None, 0

@@ -22,6 +22,9 @@ class TicketRow(CheckpointBase):
     ticket_id: Mapped[str] = mapped_column(String(200), primary_key=True)
     position: Mapped[int] = mapped_column(Integer)
     result: Mapped[str] = mapped_column(Text)
+    # The labels and recall behind the row (`Labelled`), so that tonight's list can be
+    # drafted after every ticket is ranked, without asking the model again.
+    labelled: Mapped[str] = mapped_column(Text)
 
 
 class PendingRow(CheckpointBase):

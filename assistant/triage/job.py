@@ -6,8 +6,10 @@ import hashlib
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
+from pydantic import BaseModel
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
@@ -16,10 +18,18 @@ from ..models import Classification, DraftRequest, Recall
 from ..service import Assistant, Case
 from .checkpoint import TicketRow
 from .exports import Ticket
-from .outputs import triage_row
+from .outputs import TriageRow, triage_row
 
 BATCH = 64
 Batch = list[tuple[int, Ticket]]
+DraftMode = Literal["top", "all", "none"]
+
+
+class Labelled(BaseModel):
+    """A ticket's labels and recall as the checkpoint keeps them."""
+
+    labels: Classification
+    recall: Recall | None
 
 
 @dataclass
@@ -31,6 +41,7 @@ class Job:
     key: str
     signer: str | None
     report: Callable[[int], None]
+    draft_all: bool = False  # quick wins drafted as they stream by (`--draft all`)
     classified: int = 0
 
     def batches(self, todo: Iterator[tuple[int, Ticket]]) -> Iterator[Batch]:
@@ -47,12 +58,15 @@ class Job:
         return DraftRequest(text=clip(self.assistant, ticket), customer_id=ticket.customer_id,
                             signer=self.signer)
 
-    def draft_id(self, ticket: Ticket, labels: Classification) -> str | None:
-        """Quick wins in a language we write get a draft, with an id fixed by the run and the
-        ticket, so a resumed run never drafts one twice."""
-        if labels.route != "quick_win" or labels.language not in self.assistant.knowledge.phrases:
+    def draft_id(self, ticket_id: str, labels: Classification, listed: bool = False
+                  ) -> str | None:
+        """The id of the ticket's draft, fixed by the run and the ticket so that a resumed run
+        never drafts one twice; None for no draft. Drafted: tonight's list (`listed`), or
+        every quick win with `--draft all`, in a language we write."""
+        if labels.language not in self.assistant.knowledge.phrases or not (
+                listed or (self.draft_all and labels.route == "quick_win")):
             return None
-        return hashlib.sha256(f"{self.key}/{ticket.id}".encode()).hexdigest()[:32]
+        return hashlib.sha256(f"{self.key}/{ticket_id}".encode()).hexdigest()[:32]
 
     def exists(self, draft_id: str) -> bool:
         try:
@@ -65,7 +79,8 @@ class Job:
                  recall: Recall | None, draft_id: str | None) -> None:
         row = triage_row(ticket, labels, recall, draft_id)
         session.add(TicketRow(ticket_id=ticket.id, position=position,
-                               result=row.model_dump_json()))
+                              result=row.model_dump_json(),
+                              labelled=Labelled(labels=labels, recall=recall).model_dump_json()))
         self.classified += 1
 
     def inline(self, todo: Iterator[tuple[int, Ticket]]) -> int:
@@ -87,7 +102,7 @@ class Job:
     def _work(self, batch: Batch, vectors: Future[np.ndarray]) -> None:
         assistant = self.assistant
         cases = assistant.cases([self.request(t) for _, t in batch], vectors.result())
-        draft_ids = [self.draft_id(t, case.labels) for (_, t), case in zip(
+        draft_ids = [self.draft_id(t.id, case.labels) for (_, t), case in zip(
             batch, cases, strict=True)]
         wanted = [(draft_id, case) for draft_id, case in zip(draft_ids, cases, strict=True)
                   if draft_id and not self.exists(draft_id)]
@@ -102,9 +117,35 @@ class Job:
         self.report(self.classified)
 
     def case(self, ticket: Ticket, labels: Classification, recall: Recall | None) -> Case:
-        """A ticket labelled earlier (parked for the Batch API), ready for `compose` again."""
+        """A ticket labelled earlier (parked for the Batch API, or ranked for tonight's
+        list), ready for `compose` again."""
         request = self.request(ticket)
         return Case(request, self.assistant.understand(request), recall, labels)
+
+    def draft_tonight(self, rows: list[TriageRow]) -> list[TriageRow]:
+        """Drafts for tonight's list, once every ticket is ranked; the rows with their draft
+        ids, also in the checkpoint (a resumed run drafts none twice)."""
+        wanted: list[tuple[str, Case]] = []
+        with Session(self.checkpoint) as session:
+            for row in rows:
+                stored = session.get_one(TicketRow, row.ticket_id)
+                labelled = Labelled.model_validate_json(stored.labelled)
+                draft_id = row.draft_id or self.draft_id(row.ticket_id, labelled.labels, True)
+                if draft_id and not self.exists(draft_id):
+                    ticket = Ticket(id=row.ticket_id, text=row.text, customer_id=row.customer_id)
+                    wanted.append((draft_id, self.case(ticket, labelled.labels,
+                                                       labelled.recall)))
+                row.draft_id = draft_id
+        drafts = self.assistant.compose_many([case for _, case in wanted])
+        self.assistant.drafts.save_many([draft.model_copy(update={"id": draft_id})
+                                         for (draft_id, _), draft in zip(wanted, drafts,
+                                                                         strict=True)])
+        with Session(self.checkpoint) as session, session.begin():
+            for row in rows:
+                stored = session.get_one(TicketRow, row.ticket_id)
+                stored.result = TriageRow.model_validate_json(stored.result).model_copy(
+                    update={"draft_id": row.draft_id}).model_dump_json()
+        return rows
 
 
 def clip(assistant: Assistant, ticket: Ticket) -> str:

@@ -7,7 +7,7 @@ import csv
 from collections import Counter
 from pathlib import Path
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from ..models import (
     Category,
@@ -45,6 +45,11 @@ class TriageRow(BaseModel):
     engine: str
     fallback_reason: str | None
     text: str
+    score: float | None = Field(None, description="What one evening buys (`tonight.py`).")
+    score_parts: dict[str, float] = Field(default_factory=dict)
+    tonight: bool = Field(False, description="On tonight's list.")
+    other_tickets: list[str] = Field(
+        default_factory=list, description="The customer's other low-rated tickets in this run.")
 
 
 def triage_row(
@@ -65,16 +70,6 @@ def triage_row(
     )
 
 
-def rank(rows: list[TriageRow]) -> list[TriageRow]:
-    """Quick wins first; then severity high to low, effort low to high, customer value high to
-    low; the ticket id settles ties, so the order never depends on how the run went."""
-    severity, effort = list(Severity), list(Effort)
-    ordered = sorted(rows, key=lambda r: (
-        r.route is not Route.quick_win, -severity.index(r.severity), effort.index(r.effort),
-        -r.customer_orders, r.ticket_id))
-    return [row.model_copy(update={"rank": index}) for index, row in enumerate(ordered, 1)]
-
-
 def write_outputs(rows: list[TriageRow], problems: list[RowProblem], out: Path, csat_below: float
                   ) -> None:
     with (out / "triage.jsonl").open("w", encoding="utf-8") as handle:
@@ -88,6 +83,8 @@ def write_outputs(rows: list[TriageRow], problems: list[RowProblem], out: Path, 
             data = row.model_dump()
             data["reasons"] = "; ".join(f"{k}: {' | '.join(v)}" for k, v in row.reasons.items())
             data["history_used"] = " ".join(row.history_used)
+            data["other_tickets"] = " ".join(row.other_tickets)
+            data["score_parts"] = " × ".join(f"{k} {v:.2f}" for k, v in row.score_parts.items())
             writer.writerow({name: _inert(value) for name, value in data.items()})
     with (out / "problems.jsonl").open("w", encoding="utf-8") as handle:
         for problem in problems:
@@ -112,6 +109,7 @@ def _report(rows: list[TriageRow], problems: list[RowProblem], csat_below: float
     grid = Counter((r.severity, r.effort) for r in rows)
     routes = Counter(r.route for r in rows)
     out = [f"# Triage: {len(rows)} closed tickets rated below {csat_below:g}/10", "",
+           *_tonight_section(rows),
            f"Quick wins **{routes[Route.quick_win]}**, escalations **{routes[Route.escalate]}**, "
            f"standard {routes[Route.standard]}. Rows not usable: {len(problems)} "
            "(see `problems.jsonl`).", "", "## Severity × effort", "",
@@ -128,8 +126,7 @@ def _report(rows: list[TriageRow], problems: list[RowProblem], csat_below: float
             "|---|---|---|---|---|---|---|---|"]
     for row in rows:
         if row.route == "quick_win":
-            text = row.text.replace("|", "/").replace("\n", " ")
-            text = text if len(text) <= 90 else text[:89] + "…"
+            text = _snippet(row.text)
             out.append(f"| {row.rank} | {row.ticket_id} | {row.customer_id or ''} | "
                        f"{row.severity} | {row.effort} | {row.category} | "
                        f"{row.draft_id or 'no draft language'} | {text} |")
@@ -139,6 +136,27 @@ def _report(rows: list[TriageRow], problems: list[RowProblem], csat_below: float
         out += [f"- {r.ticket_id} ({r.severity}, {r.category}): "
                 f"{'; '.join(r.reasons['severity'][:2])}" for r in escalations]
     return "\n".join(out) + "\n"
+
+
+def _tonight_section(rows: list[TriageRow]) -> list[str]:
+    listed = [row for row in rows if row.tonight]
+    out = [f"## Tonight's list ({len(listed)})", "",
+           "Score = potential × ease × paradox window × customer weight (README, Tonight's "
+           "list).", "",
+           "| # | customer | ticket | score (parts) | severity / effort / potential | draft | "
+           "other low tickets | complaint |", "|---|---|---|---|---|---|---|---|"]
+    for row in listed:
+        parts = " × ".join(f"{v:.2f}" for v in row.score_parts.values())
+        out.append(f"| {row.rank} | {row.customer_id or ''} | {row.ticket_id} | "
+                   f"{row.score:.2f} ({parts}) | {row.severity} / {row.effort} / "
+                   f"{row.recovery_potential} | {row.draft_id or '-'} | "
+                   f"{', '.join(row.other_tickets) or '-'} | {_snippet(row.text)} |")
+    return [*out, ""]
+
+
+def _snippet(text: str, limit: int = 90) -> str:
+    text = text.replace("|", "/").replace("\n", " ")
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _heatmap(rows: list[TriageRow], path: Path) -> None:

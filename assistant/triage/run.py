@@ -21,8 +21,9 @@ from ..service import Assistant
 from .batchapi import BatchTriage
 from .checkpoint import CheckpointBase, RunRow, TicketRow
 from .exports import Preset, RowProblem, Ticket, read_export
-from .job import Job
-from .outputs import TriageRow, rank, write_outputs
+from .job import DraftMode, Job
+from .outputs import TriageRow, write_outputs
+from .tonight import tonight
 
 
 @dataclass
@@ -33,6 +34,7 @@ class TriageSummary:
     resumed: int
     problems: int
     quick_wins: int
+    tonight: int
     out: Path
 
 
@@ -42,17 +44,21 @@ ProgressFn = Callable[[int, int], None]
 def run_triage(
     assistant: Assistant, export: Path, out: Path, *, preset: Preset, csat_below: float = 7.0,
     signer: str | None = None, progress: ProgressFn | None = None, batch_api: bool = False,
-    log: Callable[[str], None] | None = None,
+    log: Callable[[str], None] | None = None, top: int | None = None, draft: DraftMode = "top",
 ) -> TriageSummary:
     """Triage the tickets rated below `csat_below`; safe to stop at any point and run again
-    with the same arguments. `batch_api` sends the model's work through the OpenAI Batch API."""
+    with the same arguments. `batch_api` sends the model's work through the OpenAI Batch API.
+    `top` customers make tonight's list (default RECOVERY_TRIAGE_TOP); `draft` says who gets
+    a draft: tonight's list, every quick win, or nobody."""
+    top = assistant.settings.triage_top if top is None else top
     if batch_api and assistant.llm is None:
         raise InvalidInput("--batch-api needs the LLM engine (set OPENAI_API_KEY or "
                            "OPENAI_BASE_URL, RECOVERY_ENGINE=llm)")
     out.mkdir(parents=True, exist_ok=True)
     arguments = json.dumps({
         "export": str(export.resolve()), "file": _file_digest(export), "preset": preset.__dict__,
-        "csat_below": csat_below, "signer": signer, "batch_api": batch_api,
+        "csat_below": csat_below, "signer": signer, "batch_api": batch_api, "top": top,
+        "draft": draft,
     }, sort_keys=True)
     key = hashlib.sha256(arguments.encode()).hexdigest()
     checkpoint = create_engine(f"sqlite:///{out / 'checkpoint.db'}")
@@ -77,7 +83,8 @@ def run_triage(
     todo = ((position, ticket) for position, ticket in _selected(export, preset, chosen, reading)
             if ticket.id not in done)
     job = Job(assistant, checkpoint, key, signer,
-               lambda now: progress(len(done) + now, total) if progress else None)
+              lambda now: progress(len(done) + now, total) if progress else None,
+              draft_all=draft == "all")
     if batch_api:
         classified = BatchTriage(job, out, log or (lambda _: None)).run(todo)
     else:
@@ -85,13 +92,16 @@ def run_triage(
     with Session(checkpoint) as session:
         results = [TriageRow.model_validate_json(r) for r in session.scalars(
             select(TicketRow.result).order_by(TicketRow.position))]
+    ranked = tonight(results, top)
+    listed = [row for row in ranked if row.tonight]
+    if draft == "top":
+        job.draft_tonight(listed)
     checkpoint.dispose()
-    ranked = rank(results)
     write_outputs(ranked, reading.problems, out, csat_below)
     return TriageSummary(
         read=reading.read, selected=reading.selected, classified_now=classified,
         resumed=len(done), problems=len(reading.problems),
-        quick_wins=sum(r.route == "quick_win" for r in ranked), out=out,
+        quick_wins=sum(r.route == "quick_win" for r in ranked), tonight=len(listed), out=out,
     )
 
 

@@ -24,6 +24,7 @@ from ..service import Assistant
 from ..store import TriageRunRow
 from ..tenancy import scoped_sessions, upgrade
 from .exports import PRESETS
+from .job import DraftMode
 from .outputs import TriageRow
 from .run import run_triage
 
@@ -38,6 +39,8 @@ class TriageRunInfo(BaseModel):
     preset: str
     csat_below: float
     signer: str | None
+    top: int | None = None
+    draft: str = "top"
     done: int
     total: int
     summary: dict[str, Any] | None
@@ -66,15 +69,17 @@ class TriageRuns:
     def folder_of(self, run_id: str) -> Path:
         return self.folder / run_id
 
-    def start(self, export: Path, preset: str, csat_below: float, signer: str | None
-              ) -> TriageRunInfo:
+    def start(self, export: Path, preset: str, csat_below: float, signer: str | None,
+              top: int | None = None, draft: DraftMode = "top") -> TriageRunInfo:
         """`export` must already sit in `folder_of(run_id)`; see `new_run_id`."""
         if preset not in PRESETS:
             shutil.rmtree(export.parent, ignore_errors=True)
             raise InvalidInput(f"preset must be one of {', '.join(PRESETS)}, not {preset!r}")
         run_id = export.parent.name
         arguments = json.dumps({"export": export.name, "preset": preset,
-                                "csat_below": csat_below, "signer": signer})
+                                "csat_below": csat_below, "signer": signer,
+                                "top": top or self.assistant.settings.triage_top,
+                                "draft": draft})
         with self._sessions.begin() as session:
             session.add(TriageRunRow(id=run_id, status="queued", arguments=arguments,
                                    created_at=datetime.now(UTC).isoformat()))
@@ -139,7 +144,8 @@ class TriageRuns:
             summary = run_triage(
                 assistant, folder / arguments["export"], folder / "out",
                 preset=PRESETS[arguments["preset"]], csat_below=arguments["csat_below"],
-                signer=arguments["signer"],
+                signer=arguments["signer"], top=arguments.get("top"),
+                draft=arguments.get("draft", "top"),
                 progress=lambda done, total: self._update(run_id, done=done, total=total),
             )
         except Exception as exc:  # the run fails; the service and other runs go on
@@ -161,6 +167,7 @@ class TriageRuns:
                 id=record.id, status=record.status,
                 created_at=record.created_at, preset=arguments["preset"],
                 csat_below=arguments["csat_below"], signer=arguments["signer"],
+                top=arguments.get("top"), draft=arguments.get("draft", "top"),
                 done=record.done, total=record.total,
                 summary=json.loads(record.summary) if record.summary else None,
                 error=record.error,
