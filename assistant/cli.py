@@ -285,8 +285,12 @@ def eval_(
     if report_path:
         write_report(report, report_path, failures if gate else None)
     cost = report["cost"]
-    typer.echo(f"engine {report['engine']}: {cost['fallbacks']} of {report['n']} lines fell "
-               f"back to the offline engine, {cost['calls_per_item']:.1f} model calls a line")
+    if report["engine"] == "offline":
+        typer.echo("engine offline")
+    else:
+        typer.echo(f"engine {report['engine']}: {cost['fallbacks']} of {report['n']} lines "
+                   f"fell back to the offline engine, {cost['calls_per_item']:.1f} model "
+                   "calls a line")
     for reason in report["fallback_reasons"]:
         typer.echo(f"  {reason['count']} × {reason['reason']}")
     for label, metrics in report["labels"].items():

@@ -90,7 +90,7 @@ def test_eval_command_writes_the_product_format(tmp_path):
                            "model", "fallback_reason"}
     assert (second["engine"], second["fallback_reason"]) == ("offline", None)
     assert report["cost"]["fallback_rate"] == 0 and report["fallback_reasons"] == []
-    assert "engine offline: 0 of 3 lines fell back" in r.stdout
+    assert r.stdout.startswith("engine offline\n")
     assert (second["id"], second["language"], second["gold"]) == ("b", "da",
                                                                   {"severity": "critical"})
     assert set(second["predicted"]) == {"severity"}
