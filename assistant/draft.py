@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 
 from .errors import InvalidInput
+from .gesture import gesture_for
 from .knowledge import GestureOption, Knowledge
 from .language import DRAFT_LANGUAGES
 from .models import Classification, Draft, FollowUp, Gesture, HistoryItem, Recall, Severity
@@ -168,8 +169,15 @@ def compose(
                   wording.pick(bank.fix[category], "fix").format(when=when) + "."]
         gesture, gesture_used = choose_gesture(
             knowledge, recall, severity, language, today, cooldown_days)
+        if gesture is None or gesture.based_on is None:  # no named gesture fits them
+            own, own_used = gesture_for(knowledge, recall, severity, language, today,
+                                        cooldown_days)
+            if own is not None:
+                gesture, gesture_used = own, own_used
         used += gesture_used
-        if gesture and gesture.based_on and recall:
+        if gesture and gesture.kind == "history":
+            parts.append(wording.pick(bank.gesture_item, "gesture").format(item=gesture.text))
+        elif gesture and gesture.based_on and recall:
             pref = next(p for p in recall.facts.preferences if p.id == gesture.based_on)
             option = next(g for g in knowledge.gestures if g.kind == gesture.kind)
             line = wording.pick(bank.gesture_preference, "gesture").format(

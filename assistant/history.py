@@ -173,6 +173,9 @@ class HistoryStore:
         ))
 
 
+_ORDERS_KEPT = 50  # the most recent orders: what a customer comes back for
+
+
 def derive_facts(items: Iterable[HistoryItem], today: date, window_days: int) -> CustomerFacts:
     """Earlier failures in the window, gestures already given, stated preferences."""
     since = today - timedelta(days=window_days)
@@ -186,6 +189,11 @@ def derive_facts(items: Iterable[HistoryItem], today: date, window_days: int) ->
             facts.preferences.append(item)
         elif item.kind is HistoryKind.order:
             facts.order_count += 1
+            facts.orders.append(item)
+        elif item.kind is HistoryKind.note:
+            facts.notes.append(item)
+    facts.orders.sort(key=lambda item: item.at, reverse=True)
+    del facts.orders[_ORDERS_KEPT:]
     return facts
 
 

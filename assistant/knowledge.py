@@ -56,6 +56,9 @@ class Policy(BaseModel):
     currency: str
     caps: dict[Severity, float]
     follow_up_days: dict[Effort, int]
+    treat_value: float = Field(8.0, gt=0, description=(
+        "What a treat from the customer's own history is reckoned at, when the history "
+        "gives no price (it stays within the cap)."))
 
 
 class StyleRules(BaseModel):
@@ -77,6 +80,7 @@ class PhraseBank(BaseModel):
     fix_critical: list[str]
     question_critical: list[str]
     gesture_preference: list[str]
+    gesture_item: list[str]
     gesture_generic: list[str]
     question: list[str]
     follow_up: list[str]

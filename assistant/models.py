@@ -172,6 +172,9 @@ class CustomerFacts(BaseModel):
     )
     gestures_given: list[HistoryItem] = Field(default_factory=list)
     preferences: list[HistoryItem] = Field(default_factory=list)
+    orders: list[HistoryItem] = Field(
+        default_factory=list, description="The most recent orders (up to 50), newest first.")
+    notes: list[HistoryItem] = Field(default_factory=list)
     order_count: int = Field(0, description="Orders we know of: the customer's value to us.")
 
 

@@ -8,13 +8,13 @@ from pathlib import Path
 from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from ..errors import InvalidInput
-from ..models import ORDINAL_LABELS, Category, HistoryItemIn
+from ..models import ORDINAL_LABELS, Category, CustomerId, HistoryItemIn
 
 LABELS = ["severity", "effort", "recovery_potential", "category"]
 
 
 class EvalHistoryItem(HistoryItemIn):
-    customer_id: str | None = None
+    customer_id: CustomerId | None = None
 
 
 class EvalExpect(BaseModel):
@@ -26,7 +26,7 @@ class EvalLine(BaseModel):
     id: str
     text: str
     language: str | None = None
-    customer_id: str | None = None
+    customer_id: CustomerId | None = None
     history: list[EvalHistoryItem] = Field(default_factory=list)
     labels: dict[str, str] = Field(default_factory=dict)
     expect: EvalExpect | None = None

@@ -1,0 +1,114 @@
+"""Gestures from what this customer actually comes back for, in the history's own words."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from assistant.gesture import from_history
+from assistant.models import CustomerFacts, HistoryItem, HistoryKind, Recall
+from assistant.settings import REPO_ROOT, Settings
+from tests.conftest import api_client, new_assistant
+
+TODAY = date(2026, 11, 28)
+
+
+def _item(id_: str, kind: HistoryKind, text: str, at: str) -> HistoryItem:
+    return HistoryItem(id=id_, customer_id="c", kind=kind, text=text, at=date.fromisoformat(at))
+
+
+def _recall(*items: HistoryItem) -> Recall:
+    facts = CustomerFacts(
+        orders=sorted([i for i in items if i.kind is HistoryKind.order], key=lambda i: i.at,
+                      reverse=True),
+        preferences=[i for i in items if i.kind is HistoryKind.preference],
+        gestures_given=[i for i in items if i.kind is HistoryKind.gesture],
+        notes=[i for i in items if i.kind is HistoryKind.note])
+    return Recall(customer_id="c", facts=facts)
+
+
+def test_repeat_orders_are_options_in_their_own_words():
+    recall = _recall(_item("o1", HistoryKind.order, "Kardemummabullar, 6-pack", "2026-10-01"),
+                     _item("o2", HistoryKind.order, "Kardemummabullar, 6-pack", "2026-11-01"),
+                     _item("o3", HistoryKind.order, "Kaffefilter", "2026-11-02"))
+    (choice,) = from_history(recall, TODAY, 180)
+    assert choice.words == "Kardemummabullar" and choice.history_ids == ["o2", "o1"]
+
+
+def test_a_stated_like_comes_before_repeat_orders():
+    recall = _recall(_item("p1", HistoryKind.preference, "Loves the rhubarb crumble", "2026-09-01"),
+                     _item("o1", HistoryKind.order, "Oat latte", "2026-10-01"),
+                     _item("o2", HistoryKind.order, "Oat latte", "2026-11-01"))
+    assert [c.words for c in from_history(recall, TODAY, 180)] == ["rhubarb crumble", "Oat latte"]
+
+
+def test_what_was_given_recently_or_cannot_be_had_is_never_offered():
+    recall = _recall(
+        _item("g1", HistoryKind.gesture, "Free sourdough loaf after a late order", "2026-11-10"),
+        _item("o1", HistoryKind.order, "Rye sourdough loaf", "2026-10-01"),
+        _item("o2", HistoryKind.order, "Rye sourdough loaf", "2026-11-01"),
+        _item("n1", HistoryKind.note, "Does not drink alcohol", "2026-01-01"),
+        _item("p1", HistoryKind.preference, "Likes the house red wine", "2026-01-01"),
+        _item("o3", HistoryKind.order, "Elderflower lemonade", "2026-09-01"),
+        _item("o4", HistoryKind.order, "Elderflower lemonade", "2026-10-01"))
+    assert [c.words for c in from_history(recall, TODAY, 180)] == ["Elderflower lemonade"]
+    # Past the cooldown the loaf may be offered again.
+    assert "Rye sourdough loaf" in [c.words for c in from_history(recall, TODAY, 10)]
+
+
+def test_no_history_no_invented_gesture():
+    assert from_history(None, TODAY, 180) == []
+    assert from_history(_recall(_item("t1", HistoryKind.ticket, "Asked about parking",
+                                      "2026-10-01")), TODAY, 180) == []
+
+
+def test_the_seed_case_over_the_api(tmp_path):
+    """The guests ordered a strawberry smoothie at the pool bar two days running; the draft
+    offers one. Their neighbour's mango lassi never appears."""
+    assistant = new_assistant(Settings(data_dir=tmp_path, engine="offline"))
+    with api_client(assistant) as client:
+        for guest, drink in (("room-214", "Strawberry smoothie"), ("room-241", "Mango lassi")):
+            r = client.post(f"/v1/customers/{guest}/history", json=[
+                {"id": f"{guest}-o1", "kind": "order", "text": f"{drink} at the pool bar",
+                 "at": "2026-11-21"},
+                {"id": f"{guest}-o2", "kind": "order", "text": f"{drink} at the pool bar",
+                 "at": "2026-11-22"}])
+            assert r.status_code == 201, r.text
+        r = client.post("/v1/drafts", json={
+            "text": "The pool was closed all afternoon without any notice.",
+            "customer_id": "room-214"})
+    assert r.status_code == 201, r.text
+    draft = r.json()
+    assert "smoothie" in draft["reply"].lower() and "lassi" not in draft["reply"].lower()
+    assert draft["gesture"]["kind"] == "history"
+    assert draft["gesture"]["based_on"] in {"room-214-o1", "room-214-o2"}
+    assert {"room-214-o1", "room-214-o2"} <= set(draft["history_used"])
+
+
+def _scenario_eval(tmp_path: Path, name: str) -> dict:
+    env = {**os.environ, "RECOVERY_ENGINE": "offline", "RECOVERY_DATA_DIR": str(tmp_path)}
+    out = tmp_path / "report.json"
+    run = subprocess.run(
+        [sys.executable, "-c", "from assistant.cli import app; app()", "eval",
+         str(REPO_ROOT / "evals" / "data" / name), "--json", str(out), "--as-of", "2026-11-28",
+         "--no-gate"], capture_output=True, text=True, env=env, timeout=600)
+    assert run.returncode == 0, run.stderr
+    return json.loads(out.read_text())["drafts"]
+
+
+@pytest.mark.parametrize(("name", "right"), [
+    # Written before the gesture code; right gesture 0.0 before it on both.
+    ("gestures-v1.jsonl", 1.0),        # the part the code was developed against
+    ("gestures-heldout.jsonl", 0.9),   # never tuned on: 9 of 10 (the miss: evals/README.md)
+])
+def test_the_scenario_sets(tmp_path, name, right):
+    drafts = _scenario_eval(tmp_path, name)
+    assert drafts["gesture_mentions_any"] >= right
+    assert drafts["must_not_mention"] == 1.0, "a forbidden gesture or another customer's item"
+    assert all(rate == 1.0 for rate in drafts["checks"].values()), drafts["checks"]
