@@ -459,3 +459,42 @@ def test_another_customers_reply_teaches_style_but_never_its_personal_numbers(ll
     assert "070-123 45 67" not in sent and "anna.berg@example.com" not in sent
     assert "Call me on <phone> or write to <email>" in sent
     assert "anna.berg" not in draft.reply and "070-123" not in draft.reply
+
+
+@pytest.fixture()
+def regular(llm):
+    """A customer who orders the same beans every month; a neighbour with other beans."""
+    for customer, beans in (("beans-1041", "Ethiopia Yirgacheffe"), ("beans-1014", "Kenya AA")):
+        llm.add_history(customer, [
+            HistoryItemIn(id=f"{customer}-o{n}", kind=HistoryKind.order,
+                          at=date(2026, 8 + n, 3), text=f"{beans} beans, 500 g")
+            for n in range(3)])
+    return "beans-1041"
+
+
+def test_the_model_is_offered_the_customers_own_gestures_by_id(llm, fake, regular):
+    chosen = reply(reply="Hi! I'm sorry your parcel is late. I'll chase it today, and a bag of "
+                         "the Yirgacheffe you always order is on me. Does that sound fair?",
+                   gesture_kind="own-1", history_ids_used=[])
+    fake.then(Answer(labels()), Answer(chosen))
+    draft = llm.draft(DraftRequest(text="My parcel is four days late.", customer_id=regular))
+    assert draft.engine == "llm" and draft.gesture is not None
+    assert (draft.gesture.kind, draft.gesture.text) == ("history", "Ethiopia Yirgacheffe beans")
+    assert draft.gesture.based_on in draft.history_used
+    schema = fake.seen[-1].body["response_format"]["json_schema"]["schema"]["properties"]
+    assert schema["gesture_kind"]["enum"][0] == "own-1"
+    assert "own-1: Ethiopia Yirgacheffe beans" in fake.seen[-1].text()
+    assert "Kenya" not in fake.seen[-1].text()
+
+
+@pytest.mark.parametrize("kind", ["own-7", "Kenya AA beans"])
+def test_a_gesture_not_offered_fails_the_check_and_falls_back(llm, fake, regular, kind):
+    """An option that does not exist, or the neighbour's beans: refused, repaired once, then
+    the offline drafter writes (with the customer's own gesture)."""
+    wrong = reply(reply="Hi! I'm sorry your parcel is late. I'll chase it today and send you "
+                        "something nice. Does that sound fair?",
+                  gesture_kind=kind, history_ids_used=[])
+    fake.then(Answer(labels()), Answer(wrong), Answer(wrong))
+    draft = llm.draft(DraftRequest(text="My parcel is four days late.", customer_id=regular))
+    assert draft.engine == "offline" and "policy_cap" in (draft.fallback_reason or "")
+    assert "Kenya" not in draft.reply and "Yirgacheffe" in draft.reply

@@ -15,6 +15,7 @@ from datetime import UTC, date, datetime, timedelta
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 
 from ..draft import Wording, allowed_gestures, sign_off
+from ..gesture import Choice, from_history
 from ..knowledge import GestureOption, Knowledge
 from ..models import (
     CheckResult,
@@ -121,8 +122,13 @@ class LLMEngine:
         cap = policy.caps[severity]
         allowed, cooldown_ids = allowed_gestures(
             self.knowledge, recall, severity, today, self.settings.gesture_cooldown_days)
+        # The customer's own options go to the model by id; it may choose one of them, a
+        # catalogue kind, or none.
+        own = {f"own-{n}": choice for n, choice in enumerate(
+            from_history(recall, today, self.settings.gesture_cooldown_days), start=1)}
         if severity is Severity.critical:
-            allowed = []
+            allowed, own = [], {}
+        offer = Offer(allowed, own, min(policy.treat_value, cap))
         pii = understood.redaction
         block = self._history(recall, pii)
         follow_days = policy.follow_up_days.get(classification.effort)
@@ -131,17 +137,17 @@ class LLMEngine:
             severity=severity.value, effort=classification.effort.value,
             category=classification.category.value,
             potential=classification.recovery_potential.value, currency=policy.currency,
-            cap=f"{cap:g}", gestures=_gesture_list(allowed, language),
-            suggested=_suggestion(allowed, recall),
+            cap=f"{cap:g}", gestures=offer.listed(language),
+            suggested=offer.suggestion(recall),
             follow_up=f"in {follow_days} days" if follow_days else "none needed",
             voice="\n---\n".join(as_data(reply) for reply in team_replies) or "(none yet)",
             history=block.text, complaint=as_data(understood.for_model),
         )
-        schema = reply_schema([g.kind for g in allowed], block.ids)
+        schema = reply_schema(offer.kinds(), block.ids)
         out, raw, usage = self.caller.ask(messages, schema)
         model = served_model(raw, self.caller.model)
         out = _restored(out, pii)
-        gesture, checks = self._check(out, allowed, block, language, severity)
+        gesture, checks = self._check(out, offer, block, language, severity)
         rounds = 0
         failed = {name: c for name, c in checks.items() if not c.passed}
         if failed:
@@ -157,7 +163,7 @@ class LLMEngine:
                                  usage.plus(failure.usage)) from failure
             out = _restored(out, pii)
             usage = usage.plus(more)
-            gesture, checks = self._check(out, allowed, block, language, severity)
+            gesture, checks = self._check(out, offer, block, language, severity)
         broken = [name for name in _HARD_RULES if not checks[name].passed]
         if broken:  # the offline drafter stands in: never a draft that breaks these
             raise LLMFailure(f"the reply still breaks {', '.join(broken)} after a repair: "
@@ -167,6 +173,8 @@ class LLMEngine:
             follow_up = FollowUp(
                 in_days=out.follow_up_days, due=today + timedelta(days=out.follow_up_days))
         used = [i for i in out.history_ids_used if i in block.items]
+        if gesture is not None and gesture.kind == "history" and gesture.based_on:
+            used.append(gesture.based_on)
         used += [i for i in cooldown_ids if i not in used]
         text = understood.text
         return Draft(
@@ -182,22 +190,15 @@ class LLMEngine:
         )
 
     def _check(
-        self, out: ReplyOut, allowed: list[GestureOption], block: HistoryBlock, language: str,
+        self, out: ReplyOut, offer: Offer, block: HistoryBlock, language: str,
         severity: Severity,
     ) -> tuple[Gesture | None, dict[str, CheckResult]]:
-        """The offline drafter's checks, plus: the gesture is an allowed one, and every history
-        id the model cites was in this customer's history."""
-        option = next((g for g in allowed if g.kind == out.gesture_kind), None)
-        gesture = None
-        if option is not None:
-            based_on = next((i for i in out.history_ids_used if i in block.items), None)
-            gesture = Gesture(
-                kind=option.kind, text=option.name[language], value=option.value,
-                currency=self.knowledge.policy.currency, based_on=based_on,
-                reason="chosen by the model from the allowed gestures",
-            )
+        """The offline drafter's checks, plus: the gesture is one of those offered, and every
+        history id the model cites was in this customer's history."""
+        gesture = offer.chosen(out.gesture_kind, language, self.knowledge.policy.currency,
+                               next((i for i in out.history_ids_used if i in block.items), None))
         checks = run_checks(out.reply, language, severity, gesture, self.knowledge)
-        if option is None and out.gesture_kind.strip().lower() not in {"none", ""}:
+        if gesture is None and out.gesture_kind.strip().lower() not in {"none", ""}:
             checks["policy_cap"] = CheckResult(
                 passed=False,
                 detail=f"gesture {out.gesture_kind!r} is not one of the allowed gestures",
@@ -231,16 +232,47 @@ def _reason(given: Why, block: HistoryBlock, history_used: list[str]) -> Reason:
     return Reason(source="text", detail=short(given.detail))
 
 
-def _gesture_list(allowed: list[GestureOption], language: str) -> str:
-    if not allowed:
-        return "none (offer no gesture)"
-    return "; ".join(f"{g.kind}: {g.name[language]} ({g.value:g})" for g in allowed)
+@dataclass(frozen=True)
+class Offer:
+    """The gestures a reply may carry: the catalogue's allowed ones by kind, and this
+    customer's own (`own-1`, …) in their history's words, at the treat value."""
 
+    allowed: list[GestureOption]
+    own: dict[str, Choice]
+    treat_value: float
 
-def _suggestion(allowed: list[GestureOption], recall: Recall | None) -> str:
-    for pref in (recall.facts.preferences if recall else []):
-        for option in allowed:
-            if option.regex and not option.generic and option.regex.search(pref.text):
-                return f"{option.kind} (preference {pref.id}: {as_data(pref.text)[:80]})"
-    return "none from preferences; a generic allowed gesture or none"
+    def kinds(self) -> list[str]:
+        return [*self.own, *(g.kind for g in self.allowed)]
 
+    def listed(self, language: str) -> str:
+        if not self.kinds():
+            return "none (offer no gesture)"
+        return "; ".join([
+            *(f"{key}: {as_data(c.words)} ({self.treat_value:g}; {c.reason})"
+              for key, c in self.own.items()),
+            *(f"{g.kind}: {g.name[language]} ({g.value:g})" for g in self.allowed)])
+
+    def suggestion(self, recall: Recall | None) -> str:
+        if self.own:
+            key, choice = next(iter(self.own.items()))
+            return f"{key}: {as_data(choice.words)} ({choice.reason})"
+        for pref in (recall.facts.preferences if recall else []):
+            for option in self.allowed:
+                if option.regex and not option.generic and option.regex.search(pref.text):
+                    return f"{option.kind} (preference {pref.id}: {as_data(pref.text)[:80]})"
+        return "none from the history; a generic allowed gesture or none"
+
+    def chosen(self, kind: str, language: str, currency: str, cited: str | None
+               ) -> Gesture | None:
+        """The gesture the model chose, or None when it chose none or one not offered."""
+        if kind in self.own:
+            choice = self.own[kind]
+            return Gesture(kind="history", text=choice.words, value=self.treat_value,
+                           currency=currency, based_on=choice.history_ids[0],
+                           reason=f"chosen by the model: {choice.reason}")
+        option = next((g for g in self.allowed if g.kind == kind), None)
+        if option is None:
+            return None
+        return Gesture(kind=option.kind, text=option.name[language], value=option.value,
+                       currency=currency, based_on=cited,
+                       reason="chosen by the model from the allowed gestures")
