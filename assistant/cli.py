@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from pydantic import ValidationError
+from pydantic import SecretStr, ValidationError
 
 from .errors import AssistantError
 from .history import read_history_file
@@ -120,6 +120,9 @@ def ingest(
 def serve(
     host: Annotated[str | None, typer.Option(help="Default RECOVERY_HOST.")] = None,
     port: Annotated[int | None, typer.Option(help="Default RECOVERY_PORT.")] = None,
+    local_model: Annotated[Path | None, typer.Option(
+        help="A GGUF model file: start llama.cpp in this process and use it as the LLM engine "
+        "(nothing leaves the machine; needs the `local` extra).")] = None,
 ) -> None:
     """Run the HTTP API (OpenAPI docs at /docs)."""
     import uvicorn
@@ -127,6 +130,19 @@ def serve(
     from api.app import create_app
 
     settings = get_settings()
+    if local_model is not None:
+        from .llm.local import start_local_server
+
+        try:
+            url = start_local_server(local_model, settings.local_model_slots,
+                                     settings.local_model_threads)
+        except AssistantError as exc:
+            raise _fail(str(exc)) from exc
+        typer.echo(f"serving {local_model.name} with llama.cpp at {url} (loopback only)",
+                   err=True)
+        settings = settings.model_copy(update={
+            "engine": "llm", "openai_base_url": url, "openai_api_key": SecretStr("none"),
+            "llm_concurrency": settings.local_model_slots})
     uvicorn.run(create_app(settings), host=host or settings.host, port=port or settings.port)
 
 

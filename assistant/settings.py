@@ -65,6 +65,10 @@ class Settings(BaseSettings):
         50_000, gt=0, le=50_000, description="Requests per Batch API file (OpenAI: 50,000).")
     llm_batch_price_share: float = Field(
         0.5, gt=0, le=1, description="Batch price as a share of the list price.")
+    local_model_slots: int = Field(
+        1, gt=0, le=16, description="`serve --local-model`: requests llama.cpp works on at once.")
+    local_model_threads: int = Field(
+        1, gt=0, le=64, description="`serve --local-model`: CPU threads llama.cpp uses.")
     llm_history_tokens: int = Field(500, ge=0, description="Token budget for history items.")
     llm_max_output_tokens: int = Field(700, gt=0)
     llm_prices: dict[str, tuple[float, float] | tuple[float, float, float]] = Field(

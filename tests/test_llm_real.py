@@ -15,13 +15,16 @@ import threading
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 from assistant.errors import InvalidInput
 from assistant.models import ComplaintIn, DraftRequest
 from assistant.settings import Settings
+from tests.chromaserver import stop, wait_for_http
 from tests.conftest import new_assistant
-from tests.llamaserver import MODEL_ALIAS, llama_server
+from tests.llamaserver import MODEL_ALIAS, llama_server, model_file
+from tests.pgserver import _free_port
 
 pytestmark = pytest.mark.network
 
@@ -135,3 +138,29 @@ def test_an_eval_whose_model_never_answers_fails_and_says_why(tmp_path):
 def test_function_calling_is_refused_at_start_against_llama_cpp(server, tmp_path):
     with pytest.raises(InvalidInput, match="RECOVERY_LLM_STRUCTURED=json_schema"):
         new_assistant(_settings(tmp_path, server, llm_structured="function_calling"))
+
+
+def test_serve_with_a_local_model_needs_no_other_server(tmp_path):
+    """`recovery serve --local-model FILE.gguf`: llama.cpp in the service's own process, on
+    loopback; the LLM engine answers through it."""
+    env = {**os.environ, "RECOVERY_DATA_DIR": str(tmp_path), "RECOVERY_LLM_TIMEOUT_S": "60"}
+    env.pop("OPENAI_BASE_URL", None)
+    cli = [sys.executable, "-c", "from assistant.cli import app; app()"]
+    key = subprocess.run([*cli, "keys", "create", "--tenant", "default"], env=env,
+                         capture_output=True, text=True, timeout=120).stdout.strip()
+    model = model_file()
+    port = _free_port()
+    process = subprocess.Popen([*cli, "serve", "--local-model", str(model), "--port", str(port)],
+                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for_http(f"http://127.0.0.1:{port}/readyz", process, seconds=180)
+        health = httpx.get(f"http://127.0.0.1:{port}/healthz").json()
+        assert (health["engine"], health["model"]) == ("llm", model.stem)
+        r = httpx.post(f"http://127.0.0.1:{port}/v1/classify", timeout=180,
+                       headers={"Authorization": f"Bearer {key}"}, json={"text": GERMAN})
+        assert r.status_code == 200, r.text
+        labels = r.json()
+        assert labels["language"] == "de" and labels["usage"]["calls"] >= 1
+        assert labels["model"] in {model.stem, "rules+ridge+knn-e5"}
+    finally:
+        stop(process)
