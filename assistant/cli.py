@@ -207,7 +207,8 @@ def triage(
     typer.echo(f"{summary.read} tickets read, {summary.selected} rated below {csat_below:g}, "
                f"{summary.quick_wins} quick wins, {summary.tonight} on tonight's list; "
                f"{summary.problems} rows not usable; "
-               f"{summary.resumed} resumed from the checkpoint; results in {summary.out}")
+               f"{summary.resumed} resumed from the checkpoint; results in {summary.out}; "
+               f"its drafts: triage run {summary.run_label} on the review page")
 
 
 @app.command()

@@ -308,6 +308,8 @@ class Draft(EngineInfo):
     checks: dict[str, CheckResult]
     usage: Usage = Field(default_factory=Usage)
     repair_rounds: int = Field(0, description="LLM rewrites after failed style checks (max 1).")
+    triage_run: str | None = Field(
+        None, description="The triage run that drafted it (tonight's list), if one did.")
     reviewed_by: str | None = None
     reviewed_at: datetime | None = None
 

@@ -115,14 +115,15 @@ class DraftStore:
         self, *, status: DraftStatus | None = None, route: str | None = None,
         severity: str | None = None, effort: str | None = None, language: str | None = None,
         older_than_hours: float | None = None, newer_than_hours: float | None = None,
-        limit: int = 50, offset: int = 0, now: datetime | None = None,
+        triage_run: str | None = None, limit: int = 50, offset: int = 0,
+        now: datetime | None = None,
     ) -> DraftPage:
         """The queue, oldest first within a status, so nothing waits forever."""
         now = now or datetime.now(UTC)
         query = select(DraftRow)
         for column, value in ((DraftRow.status, status), (DraftRow.route, route),
                               (DraftRow.severity, severity), (DraftRow.effort, effort),
-                              (DraftRow.language, language)):
+                              (DraftRow.language, language), (DraftRow.triage_run, triage_run)):
             if value is not None:
                 query = query.where(column == str(value))
         if older_than_hours is not None:
@@ -257,7 +258,7 @@ def _to_row(draft: Draft) -> DraftRow:
         effort=c.effort.value, category=c.category.value, route=c.route.value,
         engine=draft.engine, reply=draft.reply,
         follow_up_due=draft.follow_up.due if draft.follow_up else None,
-        payload=draft.model_dump(mode="json"),
+        payload=draft.model_dump(mode="json"), triage_run=draft.triage_run,
     )
 
 

@@ -298,3 +298,9 @@ def test_tonights_list_is_the_best_customers_once_each_and_only_they_get_drafts(
     drafted = [r for r in rows if r["draft_id"]]
     assert drafted == listed
     assert assistant.drafts.queue().total == 5
+    # The review page's filter: this run's drafts, and no others.
+    assert summary.run_label and assistant.drafts.queue(triage_run=summary.run_label).total == 5
+    with api_client(assistant) as client:
+        page = client.get("/v1/drafts", params={"triage_run": summary.run_label}).json()
+        assert {d["id"] for d in page["items"]} == {r["draft_id"] for r in listed}
+        assert client.get("/v1/drafts", params={"triage_run": "0" * 16}).json()["total"] == 0

@@ -39,14 +39,16 @@ async def list_drafts(
     language: Annotated[str | None, Query(max_length=8)] = None,
     older_than_hours: Annotated[float | None, Query(ge=0, le=HOURS)] = None,
     newer_than_hours: Annotated[float | None, Query(ge=0, le=HOURS)] = None,
+    triage_run: Annotated[str | None, Query(max_length=64, pattern=r"^[0-9a-f]+$")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> DraftPage:
-    """The review queue, oldest first; filter by state, labels, language and age."""
+    """The review queue, oldest first; filter by state, labels, language, age and the triage
+    run that drafted them."""
     return await run_in_threadpool(
         assistant.drafts.queue, status=status, route=route, severity=severity,
         effort=effort, language=language, older_than_hours=older_than_hours,
-        newer_than_hours=newer_than_hours, limit=limit, offset=offset,
+        newer_than_hours=newer_than_hours, triage_run=triage_run, limit=limit, offset=offset,
     )
 
 

@@ -47,6 +47,7 @@ class DraftRow(Tenanted, Base):
     edit_distance: Mapped[int | None] = mapped_column(Integer)
     edit_ratio: Mapped[float | None] = mapped_column(Float)
     payload: Mapped[dict[str, Any]] = mapped_column(JSON, doc="The draft exactly as made.")
+    triage_run: Mapped[str | None] = mapped_column(String(64), index=True, nullable=True)
 
     # The queue's filters live in the indexes themselves (covering), so filtering and counting
     # never read the large payload rows: 50,000 drafts list in milliseconds (bench_queue.py).

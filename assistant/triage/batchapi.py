@@ -181,7 +181,8 @@ class BatchTriage:
             draft_id = self.job.draft_id(ticket.id, pending.labels)
             assert draft_id is not None
             if not self.job.exists(draft_id):
-                self.job.assistant.drafts.save(result.model_copy(update={"id": draft_id}))
+                self.job.assistant.drafts.save(result.model_copy(update={
+                    "id": draft_id, "triage_run": self.job.run_label}))
             self.job.finished(session, position, ticket, pending.labels, recall, draft_id)
             session.delete(row)
             return
@@ -193,6 +194,7 @@ class BatchTriage:
                 return
             # The model's labels failed: the offline drafter writes, no batch needed.
             draft = self.job.assistant.compose(self.job.case(ticket, result, recall))
-            self.job.assistant.drafts.save(draft.model_copy(update={"id": draft_id}))
+            self.job.assistant.drafts.save(draft.model_copy(update={
+                "id": draft_id, "triage_run": self.job.run_label}))
         self.job.finished(session, position, ticket, result, recall, draft_id)
         session.delete(row)

@@ -42,6 +42,11 @@ class Job:
     signer: str | None
     report: Callable[[int], None]
     draft_all: bool = False  # quick wins drafted as they stream by (`--draft all`)
+    label: str | None = None  # the run's id over HTTP; else the first 16 of its key
+
+    @property
+    def run_label(self) -> str:
+        return self.label or self.key[:16]
     classified: int = 0
 
     def batches(self, todo: Iterator[tuple[int, Ticket]]) -> Iterator[Batch]:
@@ -108,7 +113,8 @@ class Job:
                   if draft_id and not self.exists(draft_id)]
         drafts = assistant.compose_many([case for _, case in wanted])
         if drafts:
-            assistant.drafts.save_many([draft.model_copy(update={"id": draft_id})
+            assistant.drafts.save_many([draft.model_copy(update={
+                "id": draft_id, "triage_run": self.run_label})
                                         for (draft_id, _), draft in zip(wanted, drafts,
                                                                         strict=True)])
         with Session(self.checkpoint) as session, session.begin():
@@ -137,7 +143,8 @@ class Job:
                                                        labelled.recall)))
                 row.draft_id = draft_id
         drafts = self.assistant.compose_many([case for _, case in wanted])
-        self.assistant.drafts.save_many([draft.model_copy(update={"id": draft_id})
+        self.assistant.drafts.save_many([draft.model_copy(update={
+            "id": draft_id, "triage_run": self.run_label})
                                          for (draft_id, _), draft in zip(wanted, drafts,
                                                                          strict=True)])
         with Session(self.checkpoint) as session, session.begin():

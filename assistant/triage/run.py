@@ -35,6 +35,7 @@ class TriageSummary:
     problems: int
     quick_wins: int
     tonight: int
+    run_label: str
     out: Path
 
 
@@ -45,11 +46,13 @@ def run_triage(
     assistant: Assistant, export: Path, out: Path, *, preset: Preset, csat_below: float = 7.0,
     signer: str | None = None, progress: ProgressFn | None = None, batch_api: bool = False,
     log: Callable[[str], None] | None = None, top: int | None = None, draft: DraftMode = "top",
+    run_id: str | None = None,
 ) -> TriageSummary:
     """Triage the tickets rated below `csat_below`; safe to stop at any point and run again
     with the same arguments. `batch_api` sends the model's work through the OpenAI Batch API.
     `top` customers make tonight's list (default RECOVERY_TRIAGE_TOP); `draft` says who gets
-    a draft: tonight's list, every quick win, or nobody."""
+    a draft: tonight's list, every quick win, or nobody. The drafts carry `run_id` (an HTTP
+    run's id; else the first 16 characters of the run's key) as `triage_run`."""
     top = assistant.settings.triage_top if top is None else top
     if batch_api and assistant.llm is None:
         raise InvalidInput("--batch-api needs the LLM engine (set OPENAI_API_KEY or "
@@ -84,7 +87,7 @@ def run_triage(
             if ticket.id not in done)
     job = Job(assistant, checkpoint, key, signer,
               lambda now: progress(len(done) + now, total) if progress else None,
-              draft_all=draft == "all")
+              draft_all=draft == "all", label=run_id)
     if batch_api:
         classified = BatchTriage(job, out, log or (lambda _: None)).run(todo)
     else:
@@ -101,7 +104,8 @@ def run_triage(
     return TriageSummary(
         read=reading.read, selected=reading.selected, classified_now=classified,
         resumed=len(done), problems=len(reading.problems),
-        quick_wins=sum(r.route == "quick_win" for r in ranked), tonight=len(listed), out=out,
+        quick_wins=sum(r.route == "quick_win" for r in ranked), tonight=len(listed),
+        run_label=job.run_label, out=out,
     )
 
 

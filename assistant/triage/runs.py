@@ -145,7 +145,7 @@ class TriageRuns:
                 assistant, folder / arguments["export"], folder / "out",
                 preset=PRESETS[arguments["preset"]], csat_below=arguments["csat_below"],
                 signer=arguments["signer"], top=arguments.get("top"),
-                draft=arguments.get("draft", "top"),
+                draft=arguments.get("draft", "top"), run_id=run_id,
                 progress=lambda done, total: self._update(run_id, done=done, total=total),
             )
         except Exception as exc:  # the run fails; the service and other runs go on
