@@ -4,7 +4,8 @@ comes back for, in their history's own words ("the Yirgacheffe you always order"
 Where an option comes from, in order: what the customer said they like (a preference item,
 in any words), what they ordered twice or more (newest first), and only then the catalogue's
 named gestures and its generic ones (`knowledge/gestures.toml`). Never: another customer's
-items (recall is per customer), anything given within the cooldown, anything a note says the
+items (recall is per customer), anything given within the cooldown or that already failed (a
+complaint came after it), anything a note says the
 customer cannot or will not have (an allergy, "does not drink"), or any treat where the harm
 is serious (critical severity: a person decides)."""
 
@@ -55,7 +56,11 @@ def from_history(recall: Recall | None, today: date, cooldown_days: int) -> list
     if recall is None:
         return []
     facts = recall.facts
-    recent = [g for g in facts.gestures_given if g.at >= today - timedelta(days=cooldown_days)]
+    # Not again: what was given within the cooldown, and a gesture that already failed (the
+    # customer complained again after it), whenever it was.
+    complaints = [item.at for item in facts.earlier_failures]
+    recent = [g for g in facts.gestures_given if g.at >= today - timedelta(days=cooldown_days)
+              or any(at > g.at for at in complaints)]
     excluded = _excluded_words([*facts.notes, *facts.preferences])
     choices = [Choice(words, [item.id], f"said they like it ({item.id}, {item.at})")
                for item in facts.preferences if (words := _liked(item.text))]

@@ -112,3 +112,20 @@ def test_the_scenario_sets(tmp_path, name, right):
     assert drafts["gesture_mentions_any"] >= right
     assert drafts["must_not_mention"] == 1.0, "a forbidden gesture or another customer's item"
     assert all(rate == 1.0 for rate in drafts["checks"].values()), drafts["checks"]
+
+
+def test_a_gesture_that_already_failed_is_not_offered_again():
+    """Given long ago (past the cooldown), but the customer complained again after it."""
+    items = [_item("g1", HistoryKind.gesture, "Sent a jar of cloudberry jam as an apology",
+                   "2025-12-01"),
+             _item("o1", HistoryKind.order, "Cloudberry jam, 300 g", "2025-10-01"),
+             _item("o2", HistoryKind.order, "Cloudberry jam, 300 g", "2025-11-01"),
+             _item("o5", HistoryKind.order, "Cloudberry jam, 300 g", "2025-11-20"),
+             _item("o3", HistoryKind.order, "Rye crispbread", "2026-09-01"),
+             _item("o4", HistoryKind.order, "Rye crispbread", "2026-10-01")]
+    recall = _recall(*items)
+    assert [c.words for c in from_history(recall, TODAY, 180)][0] == "Cloudberry jam"
+    failed = recall.model_copy(update={"facts": recall.facts.model_copy(update={
+        "earlier_failures": [_item("t1", HistoryKind.ticket, "Jam jar arrived broken again",
+                                   "2026-02-01")]})})
+    assert [c.words for c in from_history(failed, TODAY, 180)] == ["Rye crispbread"]
