@@ -15,7 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.deps import ERRORS, authenticate, documented, refuse_unknown_query
 from api.middleware import BodyLimit, install_log_filters
-from api.routes import complaints, customers, drafts, triage
+from api.routes import complaints, customers, drafts, policy, triage
 from assistant.errors import (
     AssistantError,
     Conflict,
@@ -116,7 +116,7 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
         health = await run_in_threadpool(service.health, True)
         return JSONResponse(health.model_dump(), status_code=200 if health.status == "ok" else 503)
 
-    for routes in (complaints, drafts, triage, customers):
+    for routes in (complaints, drafts, triage, customers, policy):
         app.include_router(routes.router, prefix="/v1", responses=ERRORS, dependencies=[
             Depends(authenticate), Depends(refuse_unknown_query)])
     return app

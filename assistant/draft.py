@@ -89,7 +89,8 @@ def allowed_gestures(
     cap = knowledge.policy.caps[severity]
     used: list[str] = []
     recent = _recently_given(knowledge.gestures, recall, today, cooldown_days, used)
-    return [g for g in knowledge.gestures if g.value <= cap and g.kind not in recent], used
+    return [g for g in knowledge.gestures if g.value <= cap and g.kind not in recent
+            and knowledge.policy.offered(g)], used
 
 
 def sign_off(knowledge: Knowledge, language: str, wording: Wording, signer: str | None) -> str:

@@ -76,9 +76,9 @@ def gesture_for(
 ) -> tuple[Gesture | None, list[str]]:
     """The customer's own best option within the policy cap; None when they have none (the
     catalogue then decides, `draft.choose_gesture`)."""
-    if severity is Severity.critical:
-        return None, []
     policy = knowledge.policy
+    if severity is Severity.critical or "own_items" not in policy.offers:
+        return None, []
     value = min(policy.treat_value, policy.caps[severity])
     for choice in from_history(recall, today, cooldown_days):
         return Gesture(kind="history", text=choice.words, value=value,

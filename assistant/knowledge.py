@@ -10,9 +10,9 @@ import tomllib
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from .errors import AssistantError
 from .language import DRAFT_LANGUAGES
@@ -51,14 +51,45 @@ class GestureOption(BaseModel):
         return re.compile(rf"\b(\w*(?:{words}))\b", re.IGNORECASE)
 
 
+Offer = Literal["own_items", "catalogue", "generic"]
+ALL_OFFERS: list[Offer] = ["own_items", "catalogue", "generic"]
+
+
 class Policy(BaseModel):
-    version: str
-    currency: str
-    caps: dict[Severity, float]
-    follow_up_days: dict[Effort, int]
-    treat_value: float = Field(8.0, gt=0, description=(
+    """The business's compensation policy (`knowledge/policy.toml`; per tenant over the API,
+    `PUT /v1/gesture-policy`): what a draft may offer without a manager."""
+
+    model_config = ConfigDict(extra="forbid")
+    version: str = Field(max_length=40)
+    currency: str = Field(min_length=3, max_length=3)
+    caps: dict[Severity, Annotated[float, Field(ge=0, le=1_000_000)]] = Field(
+        description="Most a gesture may be worth, by severity.")
+    follow_up_days: dict[Effort, Annotated[int, Field(ge=1, le=365)]]
+    treat_value: float = Field(8.0, gt=0, le=1_000_000, description=(
         "What a treat from the customer's own history is reckoned at, when the history "
         "gives no price (it stays within the cap)."))
+    offers: list[Offer] = Field(
+        default_factory=lambda: list(ALL_OFFERS), description=(
+            "What a draft may offer: the customer's own items (what they order or said they "
+            "like), the catalogue's named gestures, its generic ones (a free month, a "
+            "discount)."))
+    catalogue_kinds: list[Annotated[str, Field(max_length=40)]] | None = Field(
+        None, max_length=100, description=(
+        "Only these kinds of `knowledge/gestures.toml` (e.g. late_checkout for a hotel, "
+        "free_month only where it sells subscriptions); unset: all."))
+    cooldown_days: int | None = Field(None, ge=0, le=3650, description=(
+        "A gesture is not repeated within; unset: RECOVERY_GESTURE_COOLDOWN_DAYS."))
+
+    @model_validator(mode="after")
+    def _a_cap_for_every_severity(self) -> Policy:
+        missing = [s.value for s in Severity if s not in self.caps]
+        if missing:
+            raise ValueError(f"caps needs a value for every severity; missing: {missing}")
+        return self
+
+    def offered(self, option: GestureOption) -> bool:
+        kind_ok = self.catalogue_kinds is None or option.kind in self.catalogue_kinds
+        return kind_ok and ("generic" if option.generic else "catalogue") in self.offers
 
 
 class StyleRules(BaseModel):

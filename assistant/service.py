@@ -12,7 +12,7 @@ import copy
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Literal, TypeVar
 
@@ -42,6 +42,7 @@ from .models import (
     Recall,
     Usage,
 )
+from .policies import PolicyStore
 from .review import DraftStore
 from .rubric import Labels, apply_rubric, never_softer
 from .settings import Settings
@@ -86,6 +87,7 @@ class Assistant:
         self.classifier = OfflineClassifier(self.knowledge, index)
         self.drafts = DraftStore(settings.resolved_database_url, settings.db_timeout_s)
         self.keys = KeyStore(self.drafts.db)
+        self.policies = PolicyStore(self.drafts.db, self.knowledge.policy)
         self._tenants: dict[str, Assistant] = {DEFAULT_TENANT: self}
         self._tenants_lock = threading.Lock()
         self.llm: LLMEngine | None = None
@@ -106,6 +108,7 @@ class Assistant:
                 found.history = HistoryStore(self.settings, self.embeddings, self._chroma,
                                              tenant)
                 found.drafts = self.drafts.scoped(tenant)
+                found.policies = self.policies.scoped(tenant)
                 self._tenants[tenant] = found
             return found
 
@@ -249,17 +252,19 @@ class Assistant:
         language = require_draft_language(labels.language)
         team_replies = self.drafts.team_replies(language, labels.category.value)
         today = self._today()
+        policy = self.policies.current()
+        knowledge = replace(self.knowledge, policy=policy)
+        cooldown = (policy.cooldown_days if policy.cooldown_days is not None
+                    else self.settings.gesture_cooldown_days)
         fallback_reason, usage = labels.fallback_reason, labels.usage
         if llm is not None and labels.engine == LLM_ENGINE:
             try:
                 return llm.draft(case.understood, labels, case.recall, today, signer,
-                                 team_replies)
+                                 team_replies, knowledge, cooldown)
             except LLMFailure as failure:
                 fallback_reason, usage = f"draft: {failure}", usage.plus(failure.usage)
-        draft = compose(
-            case.understood, labels, case.recall, self.knowledge, today,
-            self.settings.gesture_cooldown_days, signer=signer, team_replies=team_replies,
-        )
+        draft = compose(case.understood, labels, case.recall, knowledge, today, cooldown,
+                        signer=signer, team_replies=team_replies)
         return draft.model_copy(update={
             "engine": OFFLINE_ENGINE, "model": self.classifier.model,
             "prompt_version": self.knowledge.version, "fallback_reason": fallback_reason,

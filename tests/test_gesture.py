@@ -129,3 +129,29 @@ def test_a_gesture_that_already_failed_is_not_offered_again():
         "earlier_failures": [_item("t1", HistoryKind.ticket, "Jam jar arrived broken again",
                                    "2026-02-01")]})})
     assert [c.words for c in from_history(failed, TODAY, 180)] == ["Rye crispbread"]
+
+
+def test_each_tenant_sets_its_own_policy_over_the_api(tmp_path):
+    """A subscription service offers a free month, and a customer's own items are not its
+    business; another tenant keeps the shipped policy and the customer's own item."""
+    assistant = new_assistant(Settings(data_dir=tmp_path, engine="offline"))
+    history = [{"id": f"o{n}", "kind": "order", "text": "Ethiopia Yirgacheffe beans, 500 g",
+                "at": f"2026-1{n}-03"} for n in range(2)]
+    complaint = {"text": "My parcel is four days late and nobody answers.",
+                 "customer_id": "c-1041"}
+    with api_client(assistant, "streamco") as stream, api_client(assistant, "roastery") as shop:
+        assert stream.get("/v1/gesture-policy").json()["shipped"] is True
+        for client in (stream, shop):
+            assert client.post("/v1/customers/c-1041/history", json=history).status_code == 201
+        policy = stream.get("/v1/gesture-policy").json()["policy"]
+        policy.update(offers=["generic"], catalogue_kinds=["month_free"], version="stream-1")
+        saved = stream.put("/v1/gesture-policy", json=policy)
+        assert saved.status_code == 200, saved.text
+        assert saved.json()["shipped"] is False and "key" in saved.json()["updated_by"]
+        streamed = stream.post("/v1/drafts", json=complaint).json()
+        roasted = shop.post("/v1/drafts", json=complaint).json()
+        bad = stream.put("/v1/gesture-policy", json={**policy, "offers": ["champagne"]})
+    assert "Yirgacheffe" not in streamed["reply"]
+    assert streamed["gesture"]["kind"] == "month_free", streamed["gesture"]
+    assert "Yirgacheffe" in roasted["reply"] and roasted["gesture"]["kind"] == "history"
+    assert bad.status_code == 422 and "offers" in bad.text

@@ -115,19 +115,25 @@ class LLMEngine:
     def draft(
         self, understood: Understood, classification: Classification, recall: Recall | None,
         today: date, signer: str | None, team_replies: Sequence[str] = (),
+        knowledge: Knowledge | None = None, cooldown_days: int | None = None,
     ) -> Draft:
+        """The reply; `knowledge` carries the tenant's policy (default: the shipped one)."""
+        knowledge = knowledge or self.knowledge
+        cooldown = cooldown_days if cooldown_days is not None else (
+            self.settings.gesture_cooldown_days)
         language = classification.language
-        policy = self.knowledge.policy
+        policy = knowledge.policy
         severity = classification.severity
         cap = policy.caps[severity]
-        allowed, cooldown_ids = allowed_gestures(
-            self.knowledge, recall, severity, today, self.settings.gesture_cooldown_days)
+        allowed, cooldown_ids = allowed_gestures(knowledge, recall, severity, today, cooldown)
         # The customer's own options go to the model by id; it may choose one of them, a
         # catalogue kind, or none.
         own = {f"own-{n}": choice for n, choice in enumerate(
-            from_history(recall, today, self.settings.gesture_cooldown_days), start=1)}
+            from_history(recall, today, cooldown), start=1)}
         if severity is Severity.critical:
             allowed, own = [], {}
+        if "own_items" not in policy.offers:
+            own = {}
         offer = Offer(allowed, own, min(policy.treat_value, cap))
         pii = understood.redaction
         block = self._history(recall, pii)
@@ -147,7 +153,7 @@ class LLMEngine:
         out, raw, usage = self.caller.ask(messages, schema)
         model = served_model(raw, self.caller.model)
         out = _restored(out, pii)
-        gesture, checks = self._check(out, offer, block, language, severity)
+        gesture, checks = self._check(out, offer, block, language, severity, knowledge)
         rounds = 0
         failed = {name: c for name, c in checks.items() if not c.passed}
         if failed:
@@ -163,7 +169,7 @@ class LLMEngine:
                                  usage.plus(failure.usage)) from failure
             out = _restored(out, pii)
             usage = usage.plus(more)
-            gesture, checks = self._check(out, offer, block, language, severity)
+            gesture, checks = self._check(out, offer, block, language, severity, knowledge)
         broken = [name for name in _HARD_RULES if not checks[name].passed]
         if broken:  # the offline drafter stands in: never a draft that breaks these
             raise LLMFailure(f"the reply still breaks {', '.join(broken)} after a repair: "
@@ -182,7 +188,7 @@ class LLMEngine:
             customer_id=recall.customer_id if recall else None, complaint=text,
             language=language, signer=signer, classification=classification,
             reply=out.reply.strip()
-            + sign_off(self.knowledge, language, Wording(text, team_replies), signer),
+            + sign_off(knowledge, language, Wording(text, team_replies), signer),
             gesture=gesture, follow_up=follow_up,
             history_used=list(dict.fromkeys([*classification.history_used, *used])),
             checks=checks, usage=classification.usage.plus(usage), repair_rounds=rounds,
@@ -191,13 +197,13 @@ class LLMEngine:
 
     def _check(
         self, out: ReplyOut, offer: Offer, block: HistoryBlock, language: str,
-        severity: Severity,
+        severity: Severity, knowledge: Knowledge,
     ) -> tuple[Gesture | None, dict[str, CheckResult]]:
         """The offline drafter's checks, plus: the gesture is one of those offered, and every
         history id the model cites was in this customer's history."""
-        gesture = offer.chosen(out.gesture_kind, language, self.knowledge.policy.currency,
+        gesture = offer.chosen(out.gesture_kind, language, knowledge.policy.currency,
                                next((i for i in out.history_ids_used if i in block.items), None))
-        checks = run_checks(out.reply, language, severity, gesture, self.knowledge)
+        checks = run_checks(out.reply, language, severity, gesture, knowledge)
         if gesture is None and out.gesture_kind.strip().lower() not in {"none", ""}:
             checks["policy_cap"] = CheckResult(
                 passed=False,

@@ -95,3 +95,13 @@ class TriageRunRow(Tenanted, Base):
     total: Mapped[int] = mapped_column(Integer, default=0)
     summary: Mapped[str | None] = mapped_column(Text, nullable=True)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class GesturePolicyRow(Base):
+    """A tenant's own compensation policy; a tenant without a row uses the shipped one."""
+
+    __tablename__ = "gesture_policies"
+    tenant: Mapped[str] = mapped_column(String(40), primary_key=True)
+    policy: Mapped[dict[str, Any]] = mapped_column(JSON)
+    updated_by: Mapped[str] = mapped_column(String(80))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
