@@ -60,8 +60,8 @@ class Policy(BaseModel):
     `PUT /v1/gesture-policy`): what a draft may offer without a manager."""
 
     model_config = ConfigDict(extra="forbid")
-    version: str = Field(max_length=40)
-    currency: str = Field(min_length=3, max_length=3)
+    version: str = Field(max_length=40, pattern=r"^[\w.:+-]+$")
+    currency: str = Field(pattern=r"^[A-Z]{3}$", description="ISO 4217, e.g. EUR, SEK.")
     caps: dict[Severity, Annotated[float, Field(ge=0, le=1_000_000)]] = Field(
         description="Most a gesture may be worth, by severity.")
     follow_up_days: dict[Effort, Annotated[int, Field(ge=1, le=365)]]
@@ -73,7 +73,7 @@ class Policy(BaseModel):
             "What a draft may offer: the customer's own items (what they order or said they "
             "like), the catalogue's named gestures, its generic ones (a free month, a "
             "discount)."))
-    catalogue_kinds: list[Annotated[str, Field(max_length=40)]] | None = Field(
+    catalogue_kinds: list[Annotated[str, Field(pattern=r"^[a-z_]{1,40}$")]] | None = Field(
         None, max_length=100, description=(
         "Only these kinds of `knowledge/gestures.toml` (e.g. late_checkout for a hotel, "
         "free_month only where it sells subscriptions); unset: all."))
