@@ -28,8 +28,8 @@ _LIKES = re.compile(
     r"bestiller\s+alltid|liker|foretrekker|"
     r"bestellt\s+immer|mag|liebt|bevorzugt)\s+", re.IGNORECASE)
 _ARTICLE = re.compile(
-    r"^(?:the|a|an|den|det|de|en|ett|et|ei|der|die|das|den|einen|eine|ein|jeres|er|"
-    r"dere|jeres|your)\s+", re.IGNORECASE)
+    r"^(?:the|a|an|your|den|det|de|en|ett|et|ei|der|die|das|einen|eine|ein|jeres|dere|er)"
+    r"\s+", re.IGNORECASE)
 # What a note says the customer will not have: the words after it are excluded.
 _EXCLUDES = re.compile(
     r"(?:allerg\w*\s+(?:to|against|mot|over\s+for|for|gegen)?|"

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from .errors import NotFound, Unauthorized
-from .store import KeyRow
+from .store import KeyRow, as_utc
 from .tenancy import check_tenant, scoped_sessions
 
 _PREFIX = "rk_"
@@ -84,10 +84,5 @@ def _digest(key: str) -> str:
 
 
 def _record(row: KeyRow) -> ApiKey:
-    return ApiKey(id=row.id, tenant=row.tenant, name=row.name, created_at=_utc(row.created_at),
-                  revoked_at=_utc(row.revoked_at) if row.revoked_at else None)
-
-
-def _utc(moment: datetime) -> datetime:
-    """SQLite gives times back without their zone; they were stored as UTC."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return ApiKey(id=row.id, tenant=row.tenant, name=row.name, created_at=as_utc(row.created_at),
+                  revoked_at=as_utc(row.revoked_at) if row.revoked_at else None)

@@ -10,7 +10,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from .knowledge import Policy
-from .store import GesturePolicyRow
+from .store import GesturePolicyRow, as_utc
 from .tenancy import DEFAULT_TENANT
 
 
@@ -39,7 +39,7 @@ class PolicyStore:
                 return PolicyRecord(tenant=self.tenant, policy=self.shipped, shipped=True)
             return PolicyRecord(tenant=self.tenant, policy=Policy.model_validate(row.policy),
                                 shipped=False, updated_by=row.updated_by,
-                                updated_at=_aware(row.updated_at))
+                                updated_at=as_utc(row.updated_at))
 
     def current(self) -> Policy:
         return self.record().policy
@@ -49,8 +49,3 @@ class PolicyStore:
             session.merge(GesturePolicyRow(tenant=self.tenant, policy=policy.model_dump(
                 mode="json"), updated_by=by, updated_at=datetime.now(UTC)))
         return self.record()
-
-
-def _aware(moment: datetime) -> datetime:
-    """SQLite gives the time back without its zone; it was written in UTC."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

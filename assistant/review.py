@@ -33,7 +33,7 @@ from .models import (
     StatsReport,
 )
 from .pii import scrub
-from .store import Base, DraftRow, EventRow, open_engine
+from .store import Base, DraftRow, EventRow, as_utc, open_engine
 from .style import words_of
 from .tenancy import DEFAULT_TENANT, scoped_sessions, upgrade
 
@@ -43,10 +43,6 @@ _OUTCOME = {
     ReviewAction.edit: DraftStatus.edited,
     ReviewAction.reject: DraftStatus.rejected,
 }
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def word_edit_distance(before: str, after: str) -> int:
@@ -161,7 +157,7 @@ class DraftStore:
             if claimed.rowcount != 1:  # type: ignore[attr-defined]
                 raise Conflict(
                     f"draft {draft_id} was already {row.status} by {row.reviewer} at "
-                    f"{_aware(row.reviewed_at or row.created_at).isoformat()}"
+                    f"{as_utc(row.reviewed_at or row.created_at).isoformat()}"
                 )
             before = row.reply
             after = decision.text if decision.action is ReviewAction.edit else before
@@ -184,7 +180,7 @@ class DraftStore:
             self._row(session, draft_id)
             rows = session.scalars(
                 select(EventRow).where(EventRow.draft_id == draft_id).order_by(EventRow.id))
-            return [ReviewEvent(at=_aware(r.at), actor=r.actor, action=r.action,
+            return [ReviewEvent(at=as_utc(r.at), actor=r.actor, action=r.action,
                                 before=r.before, after=r.after, note=r.note) for r in rows]
 
     def follow_ups_due(self, by: date) -> list[FollowUpDue]:
@@ -267,5 +263,5 @@ def _to_draft(row: DraftRow) -> Draft:
     return draft.model_copy(update={
         "status": DraftStatus(row.status), "reply": row.reply,
         "reviewed_by": row.reviewer,
-        "reviewed_at": _aware(row.reviewed_at) if row.reviewed_at else None,
+        "reviewed_at": as_utc(row.reviewed_at) if row.reviewed_at else None,
     })

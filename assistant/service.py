@@ -210,8 +210,10 @@ class Assistant:
             labels = never_softer(labels, apply_rubric(clean, own.hits, recall),
                                   "the reading without the sentences addressed to the model")
         return self._classification(
-            labels, understood, recall, confidence, Usage(), engine=OFFLINE_ENGINE,
-            model=self.classifier.model, prompt_version=self.knowledge.version)
+            labels, understood, confidence, Usage(),
+            warnings_for(understood.text, recall, self.knowledge.injection),
+            engine=OFFLINE_ENGINE, model=self.classifier.model,
+            prompt_version=self.knowledge.version)
 
     def model_labels(
         self, understood: Understood, recall: Recall | None, offline: Classification,
@@ -230,19 +232,19 @@ class Assistant:
             labels = never_softer(labels, Labels.model_validate(offline, from_attributes=True),
                                   "the offline engine")
         return self._classification(
-            labels, understood, recall, reading.confidence, reading.usage, engine=LLM_ENGINE,
-            model=reading.model, prompt_version=llm.classify_prompt.version)
+            labels, understood, reading.confidence, reading.usage, offline.warnings,
+            engine=LLM_ENGINE, model=reading.model, prompt_version=llm.classify_prompt.version)
 
     def _classification(
-        self, labels: Labels, understood: Understood, recall: Recall | None, confidence: float,
-        usage: Usage, *, engine: str, model: str, prompt_version: str,
+        self, labels: Labels, understood: Understood, confidence: float, usage: Usage,
+        warnings: list[str], *, engine: str, model: str, prompt_version: str,
     ) -> Classification:
         reasons = labels.reasons.model_copy(update={"language": [understood.language_reason]})
         return Classification(
             **labels.model_dump(exclude={"reasons"}), reasons=reasons,
             language=understood.language, confidence=confidence, usage=usage, engine=engine,
             model=model, prompt_version=prompt_version,
-            warnings=warnings_for(understood.text, recall, self.knowledge.injection))
+            warnings=warnings)
 
     def compose(self, case: Case, llm: LLMEngine | None = None) -> Draft:
         """The reply for a labelled complaint, not stored: the caller decides. `llm`

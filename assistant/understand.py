@@ -8,6 +8,7 @@ of placeholders for the whole request."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from .cues import CueHit, find_cues
 from .injection import without_instructions
@@ -42,7 +43,7 @@ class Understood:
     def language_given(self) -> bool:
         return self.complaint.language is not None
 
-    @property
+    @cached_property
     def for_model(self) -> str:
         """The complaint as a model may see it: personal numbers as placeholders."""
         return self.redaction.redact(self.complaint.text)

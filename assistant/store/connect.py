@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -33,3 +34,8 @@ def open_engine(url: str, timeout_s: float) -> Engine:
         connect_args = {"connect_timeout": max(1, int(timeout_s)),
                         "options": f"-c statement_timeout={millis}"}
     return create_engine(url, connect_args=connect_args, pool_pre_ping=True)
+
+
+def as_utc(moment: datetime) -> datetime:
+    """SQLite gives times back without their zone; they were stored as UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
