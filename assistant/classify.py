@@ -4,6 +4,7 @@ the rubric (`rubric.py`) disposes. Deterministic, and every label carries its re
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import math
 import os
@@ -93,6 +94,20 @@ class ExampleIndex:
                     raise
             os.replace(out.name, cache)
         _EMBEDDED[key] = self.matrix
+
+    def extended(self, learned: list[Example], embeddings: QueryPassageEmbeddings
+                 ) -> ExampleIndex:
+        """This index with a tenant's learned lines after our examples (only those are
+        embedded now)."""
+        index = copy.copy(self)
+        index.examples = [*self.examples, *learned]
+        index.key = hashlib.sha256("\n".join([self.key, *(e.text for e in learned)]).encode()
+                                   ).hexdigest()[:16]
+        if index.key not in _EMBEDDED:
+            _EMBEDDED[index.key] = np.vstack(
+                [self.matrix, embeddings.embed_queries([e.text for e in learned])])
+        index.matrix = _EMBEDDED[index.key]
+        return index
 
     def neighbours(self, vector: np.ndarray, k: int = NEIGHBOURS) -> Neighbours:
         if not self.examples:

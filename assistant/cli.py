@@ -205,7 +205,8 @@ def triage(
     except (AssistantError, BatchFailed) as exc:
         raise _fail(str(exc)) from exc
     typer.echo(f"{summary.read} tickets read, {summary.selected} rated below {csat_below:g}, "
-               f"{summary.quick_wins} quick wins, {summary.tonight} on tonight's list; "
+               f"{summary.quick_wins} quick wins, {summary.tonight} on tonight's list, "
+               f"{summary.themes} themes ({summary.systemic} systemic); "
                f"{summary.problems} rows not usable; "
                f"{summary.resumed} resumed from the checkpoint; results in {summary.out}; "
                f"its drafts: triage run {summary.run_label} on the review page")
@@ -256,6 +257,34 @@ def migrate(
         raise typer.Exit(code=1)
 
 
+@app.command()
+def learn(
+    file: Annotated[Path, typer.Argument(help="Labelled JSONL in the eval format (id, text, "
+                                         "language, labels).")],
+    tenant: TenantOpt = DEFAULT_TENANT,
+    by: Annotated[str, typer.Option(help="Who taught it, for the record.")] = "cli",
+) -> None:
+    """Teach a tenant's offline model its own labelled complaints: from its next
+    classification on, they join our bundled examples (which stay the prior)."""
+    from .evals.lines import read_eval_file
+    from .language import detect
+    from .learning import LearnedLine
+
+    try:
+        lines = [LearnedLine(text=line.text, language=line.language or detect(line.text).code,
+                             labels=line.labels)
+                 for line in read_eval_file(file) if line.labels]
+        if not lines:
+            raise _fail(f"{file}: no line has labels to learn from")
+        assistant = _assistant(tenant)
+        learned = assistant.learn(lines, by)
+        total = assistant.learned.version()[0]
+    except (AssistantError, OSError) as exc:
+        raise _fail(str(exc)) from exc
+    typer.echo(f"learned {learned} labelled complaints for tenant {tenant} "
+               f"({total} in all); its next classification uses them")
+
+
 @app.command("eval")
 def eval_(
     file: Annotated[Path, typer.Argument(help="Labelled JSONL (see PRODUCT.md).")],
@@ -273,8 +302,10 @@ def eval_(
         "--as-of", formats=["%Y-%m-%d"],
         help="Judge history windows and gesture cooldowns as of this YYYY-MM-DD (default: "
         "today). Pin it for a set whose histories carry fixed dates.")] = None,
+    tenant: TenantOpt = DEFAULT_TENANT,
 ) -> None:
-    """Score the engine on a labelled set; writes the metrics JSON of PRODUCT.md."""
+    """Score the engine on a labelled set (as `tenant`'s model, with what it learned);
+    writes the metrics JSON of PRODUCT.md."""
     from .evals import (
         check_gates,
         compare,
@@ -293,7 +324,7 @@ def eval_(
     try:
         old = json.loads(compare_path.read_text()) if compare_path else None
         assistant = (Assistant(settings, today=as_of.date) if as_of
-                     else Assistant(settings))
+                     else Assistant(settings)).for_tenant(tenant)
         report = run_eval(assistant, read_eval_file(file))
         failures = check_gates(report, load_gates(gates_path, assistant.engine)) if gate else []
     except (AssistantError, OSError, json.JSONDecodeError) as exc:

@@ -16,6 +16,7 @@ from pydantic import (
     JsonValue,
     StringConstraints,
     field_validator,
+    model_validator,
 )
 
 from .language import SUPPORTED_LANGUAGES, normalise_language_code
@@ -335,6 +336,37 @@ class ReviewIn(BaseModel):
         str, StringConstraints(strip_whitespace=True, max_length=500),
         AfterValidator(_without_controls),
     ] | None = Field(None, description="Why; required for reject.")
+
+
+class LabelCorrection(BaseModel):
+    """A reviewer's corrected labels for a draft's complaint: audited, and taught to this
+    tenant's offline model from its next classification on."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reviewer: Annotated[NonBlank, StringConstraints(max_length=80)]
+    severity: Severity | None = None
+    effort: Effort | None = None
+    recovery_potential: RecoveryPotential | None = None
+    category: Category | None = None
+
+    @model_validator(mode="after")
+    def _something(self) -> LabelCorrection:
+        if not self.given():
+            raise ValueError("give at least one of severity, effort, recovery_potential, "
+                             "category")
+        return self
+
+    def given(self) -> dict[str, str]:
+        return {name: str(getattr(self, name)) for name in
+                ("severity", "effort", "recovery_potential", "category")
+                if getattr(self, name) is not None}
+
+
+class CorrectedLabels(BaseModel):
+    draft_id: str
+    labels: dict[str, str] = Field(description="The complaint's labels as the reviewer left "
+                                   "them; this tenant's model learns them.")
 
 
 class ReviewEvent(BaseModel):

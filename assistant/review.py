@@ -6,6 +6,7 @@ the product drafts, people send."""
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -174,6 +175,15 @@ class DraftStore:
             ))
             session.flush()
             return _to_draft(row)
+
+    def relabelled(self, draft_id: str, reviewer: str, before: dict[str, str],
+                   after: dict[str, str]) -> None:
+        """A reviewer's label correction in the draft's audit log."""
+        with self._session() as session:
+            self._row(session, draft_id)
+            session.add(EventRow(draft_id=draft_id, at=datetime.now(UTC), actor=reviewer,
+                                 action="relabel", before=json.dumps(before),
+                                 after=json.dumps(after)))
 
     def audit(self, draft_id: str) -> list[ReviewEvent]:
         with self._session() as session:

@@ -30,6 +30,7 @@ from .injection import warnings_for
 from .keys import KeyStore
 from .knowledge import load_knowledge
 from .language import warm_up
+from .learning import LearnedLine, LearnedStore
 from .llm import ENGINE as LLM_ENGINE
 from .llm import ChatCaller, LLMEngine, LLMFailure
 from .models import (
@@ -39,6 +40,7 @@ from .models import (
     DraftRequest,
     HistoryItem,
     HistoryItemIn,
+    LabelCorrection,
     Recall,
     Usage,
 )
@@ -84,8 +86,12 @@ class Assistant:
         self._chroma = open_chroma_client(settings)
         self.history = HistoryStore(settings, self.embeddings, self._chroma)
         index = ExampleIndex(self.knowledge.examples, self.embeddings, settings.resolved_cache_dir)
-        self.classifier = OfflineClassifier(self.knowledge, index)
+        self.shipped_classifier = OfflineClassifier(self.knowledge, index)
         self.drafts = DraftStore(settings.resolved_database_url, settings.db_timeout_s)
+        self.learned = LearnedStore(self.drafts.db, DEFAULT_TENANT)
+        # Each tenant's model with its learned lines, by the lines it was fit on.
+        self._taught: dict[str, tuple[tuple[int, int], OfflineClassifier]] = {}
+        self._teaching = threading.Lock()
         self.keys = KeyStore(self.drafts.db)
         self.policies = PolicyStore(self.drafts.db, self.knowledge.policy)
         self._tenants: dict[str, Assistant] = {DEFAULT_TENANT: self}
@@ -109,8 +115,44 @@ class Assistant:
                                              tenant)
                 found.drafts = self.drafts.scoped(tenant)
                 found.policies = self.policies.scoped(tenant)
+                found.learned = self.learned.scoped(tenant)
                 self._tenants[tenant] = found
             return found
+
+    @property
+    def classifier(self) -> OfflineClassifier:
+        """This tenant's offline model: ours, or ours plus the lines its team taught it
+        (refit when a line is added, from the next classification on)."""
+        version = self.learned.version()
+        if version[0] == 0:
+            return self.shipped_classifier
+        with self._teaching:
+            taught = self._taught.get(self.tenant)
+            if taught is None or taught[0] != version:
+                index = self.shipped_classifier.index.extended(self.learned.examples(),
+                                                               self.embeddings)
+                taught = (version, OfflineClassifier(self.knowledge, index))
+                self._taught[self.tenant] = taught
+            return taught[1]
+
+    def learn(self, lines: list[LearnedLine], actor: str) -> int:
+        """Teach this tenant's offline model labelled complaints (`recovery learn`)."""
+        return self.learned.add(lines, source="file", actor=actor)
+
+    def correct_labels(self, draft_id: str, correction: LabelCorrection) -> dict[str, str]:
+        """A reviewer's corrected labels for a draft: audited, and learned from the
+        complaint as the draft holds it. Returns the labels as the reviewer left them."""
+        draft = self.drafts.get(draft_id)
+        labels = draft.classification
+        before = {"severity": labels.severity, "effort": labels.effort,
+                  "recovery_potential": labels.recovery_potential, "category": labels.category}
+        after = {**{k: str(v) for k, v in before.items()}, **correction.given()}
+        self.drafts.relabelled(draft_id, correction.reviewer, {k: str(v) for k, v in
+                                                               before.items()}, after)
+        self.learned.add([LearnedLine(text=draft.complaint, language=labels.language,
+                                      labels=after)],
+                         source="review", actor=correction.reviewer, draft_id=draft_id)
+        return after
 
     def today(self) -> date:
         return self._today()

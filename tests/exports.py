@@ -105,3 +105,33 @@ def _serialise(kind: str, rows: list[dict[str, object]], header: bool = True) ->
         writer.writerows(rows)
         return buffer.getvalue().encode()
     return "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows).encode()
+
+
+def write_planted_export(path: Path, planted: Path, counts: dict[str, int], seed: int = 3,
+                         background: int = 300) -> dict[str, int]:
+    """A CSV export in which each planted theme (`tests/data/themes-*.jsonl`: one complaint in
+    other words and languages) is `counts[theme]` tickets, dressed as real tickets are (a
+    greeting, an order number), among `background` different complaints from our own eval set.
+    Every ticket is rated low and has its own customer. Returns the planted counts."""
+    rng = random.Random(seed)
+    lines = [json.loads(line) for line in planted.read_text(encoding="utf-8").splitlines()]
+    greeting = {"en": ["", "Hi, ", "Hello. "], "sv": ["", "Hej! "], "de": ["", "Hallo, "],
+                "da": ["", "Hej. "], "nb": ["", "Hei, "]}
+    sign_off = ["", " Order {n}.", " Ref {n}", " Thanks", " !!", " (customer since 2019)"]
+    texts: list[str] = []
+    for theme, count in counts.items():
+        said = [line for line in lines if line["theme"] == theme]
+        for i in range(count):
+            line = said[i % len(said)]
+            texts.append(rng.choice(greeting[line["language"]]) + line["text"]
+                         + rng.choice(sign_off).format(n=rng.randrange(10_000, 99_999)))
+    own = Path(__file__).parent.parent / "evals" / "data" / "recovery-v1.jsonl"
+    others = [json.loads(line)["text"] for line in own.read_text(encoding="utf-8").splitlines()]
+    texts += rng.sample(others, background)
+    rng.shuffle(texts)
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["ticket_id", "text", "customer_id", "csat"])
+        for n, text in enumerate(texts):
+            writer.writerow([f"p{n}", text, f"pc{n}", n % 6])
+    return counts

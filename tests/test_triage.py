@@ -83,14 +83,17 @@ def test_triage_of_a_preset_export(kind, assistant, tmp_path):
         assert draft.status == "pending_review" and draft.reply.endswith("Tyler, CEO")
     assert all(r["reasons"]["severity"] for r in rows)
     report = (out / "report.md").read_text()
-    assert report.splitlines()[2] == "## Tonight's list (10)"
+    # Systemic themes above the individual list, then the list, then every theme.
+    headings = [line for line in report.splitlines() if line.startswith("## ")]
+    assert headings[:3] == [headings[0], "## Tonight's list (10)", headings[2]]
+    assert headings[0].startswith("## Fix once, for many") and headings[2].startswith("## Themes")
     assert f"Quick wins **{len(wins)}**" in report and "severity-effort.png" in report
     assert (out / "severity-effort.png").read_bytes()[:4] == b"\x89PNG"
     with (out / "triage.csv").open() as handle:
         assert sum(1 for _ in handle) == len(rows) + 1
 
 
-def test_killed_run_resumes_to_the_same_result(assistant, tmp_path):
+def test_killed_run_resumes_to_the_same_result(tmp_path):
     export = tmp_path / "export.csv"
     low = write_export("zendesk", export, 1200, seed=11)
     killed_out, var = tmp_path / "killed", tmp_path / "var"
@@ -121,7 +124,10 @@ def test_killed_run_resumes_to_the_same_result(assistant, tmp_path):
     assert again.returncode == 0, again.stderr
     assert f"{done} resumed from the checkpoint" in again.stdout
 
-    whole = run_triage(assistant, export, tmp_path / "whole", preset=PRESETS["zendesk"])
+    # The uninterrupted run in a data folder of its own: no earlier run for its themes to
+    # compare with, as for the killed one.
+    fresh = new_assistant(Settings(data_dir=tmp_path / "whole-var", engine="offline"))
+    whole = run_triage(fresh, export, tmp_path / "whole", preset=PRESETS["zendesk"])
     assert whole.selected == low
     assert (killed_out / "triage.jsonl").read_text() == (
         tmp_path / "whole" / "triage.jsonl").read_text()

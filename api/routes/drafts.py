@@ -7,6 +7,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from api.deps import HOURS, MAX_OFFSET, AssistantDep, DraftPath
 from assistant.models import (
+    CorrectedLabels,
     Draft,
     DraftPage,
     DraftRequest,
@@ -14,6 +15,7 @@ from assistant.models import (
     Effort,
     FollowUpDue,
     IsoDate,
+    LabelCorrection,
     ReviewEvent,
     ReviewIn,
     Route,
@@ -61,6 +63,16 @@ async def get_draft(draft_id: DraftPath, assistant: AssistantDep) -> Draft:
 async def review_draft(draft_id: DraftPath, body: ReviewIn, assistant: AssistantDep) -> Draft:
     """Approve, edit (with the new text) or reject (with a reason). Nothing is sent."""
     return await run_in_threadpool(assistant.drafts.review, draft_id, body)
+
+
+@router.post("/drafts/{draft_id}/labels", response_model=CorrectedLabels)
+async def correct_labels(draft_id: DraftPath, body: LabelCorrection,
+                         assistant: AssistantDep) -> CorrectedLabels:
+    """Correct the labels of a draft's complaint (any of severity, effort, recovery_potential,
+    category): audited, and learned by this tenant's offline model from its next
+    classification on."""
+    labels = await run_in_threadpool(assistant.correct_labels, draft_id, body)
+    return CorrectedLabels(draft_id=draft_id, labels=labels)
 
 
 @router.get("/drafts/{draft_id}/audit", response_model=list[ReviewEvent])

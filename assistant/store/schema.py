@@ -105,3 +105,28 @@ class GesturePolicyRow(Base):
     policy: Mapped[dict[str, Any]] = mapped_column(JSON)
     updated_by: Mapped[str] = mapped_column(String(80))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ThemeRunRow(Tenanted, Base):
+    """A triage run's themes with their centres, for the next run's "since last time"."""
+
+    __tablename__ = "triage_themes"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_label: Mapped[str] = mapped_column(String(64), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    themes: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+
+
+class LearnedRow(Tenanted, Base):
+    """A labelled complaint a tenant taught its model: from a file (`recovery learn`) or a
+    reviewer's correction of a draft's labels."""
+
+    __tablename__ = "learned_labels"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    source: Mapped[str] = mapped_column(String(16))  # "file" | "review"
+    actor: Mapped[str] = mapped_column(String(80))
+    draft_id: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
+    text: Mapped[str] = mapped_column(Text)
+    language: Mapped[str] = mapped_column(String(8))
+    labels: Mapped[dict[str, str]] = mapped_column(JSON)

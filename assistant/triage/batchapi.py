@@ -69,9 +69,11 @@ class BatchTriage:
         with Session(self.job.checkpoint) as session:
             parked = set(session.scalars(select(PendingRow.position)))
         for batch in self.job.batches(p for p in todo if p[0] not in parked):
-            cases = self.job.assistant.cases([self.job.request(t) for _, t in batch],
-                                             use_model=False)
+            requests = [self.job.request(t) for _, t in batch]
+            vectors = self.job.assistant.embed([r.text for r in requests])
+            cases = self.job.assistant.cases(requests, vectors, use_model=False)
             with Session(self.job.checkpoint) as session, session.begin():
+                self.job.keep_vectors(session, batch, vectors)
                 session.add_all([PendingRow(
                     position=position, phase="classify", attempts=0,
                     state=Pending(ticket=ticket, offline=case.labels, recall=case.recall

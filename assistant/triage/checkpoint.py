@@ -1,9 +1,9 @@
 """A triage run's checkpoint: one SQLite file in the output folder, with the run's arguments,
-the tickets done, and the tickets waiting on the Batch API."""
+the tickets done with their vectors, and the tickets waiting on the Batch API."""
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Integer, String, Text
+from sqlalchemy import Boolean, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -25,6 +25,14 @@ class TicketRow(CheckpointBase):
     # The labels and recall behind the row (`Labelled`), so that tonight's list can be
     # drafted after every ticket is ranked, without asking the model again.
     labelled: Mapped[str] = mapped_column(Text)
+
+
+class VectorRow(CheckpointBase):
+    """A ticket's e5 vector (float16), kept for the themes at the end of the run."""
+
+    __tablename__ = "triage_vector"
+    ticket_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    vector: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class PendingRow(CheckpointBase):

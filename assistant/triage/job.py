@@ -10,13 +10,13 @@ from typing import Literal
 
 import numpy as np
 from pydantic import BaseModel
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from ..errors import NotFound
 from ..models import Classification, DraftRequest, Recall
 from ..service import Assistant, Case
-from .checkpoint import TicketRow
+from .checkpoint import TicketRow, VectorRow
 from .exports import Ticket
 from .outputs import TriageRow, triage_row
 
@@ -88,6 +88,26 @@ class Job:
                               labelled=Labelled(labels=labels, recall=recall).model_dump_json()))
         self.classified += 1
 
+    def keep_vectors(self, session: Session, batch: Batch, vectors: np.ndarray) -> None:
+        session.add_all([VectorRow(ticket_id=ticket.id, vector=vector.astype(np.float16).tobytes())
+                         for (_, ticket), vector in zip(batch, vectors, strict=True)])
+
+    def vectors(self, rows: list[TriageRow]) -> np.ndarray:
+        """The rows' vectors from the checkpoint, in order (a checkpoint from before vectors
+        were kept gets the missing ones embedded now)."""
+        with Session(self.checkpoint) as session:
+            kept = {ticket_id: np.frombuffer(vector, dtype=np.float16).astype(np.float32)
+                    for ticket_id, vector in session.execute(
+                        select(VectorRow.ticket_id, VectorRow.vector))}
+        missing = [row for row in rows if row.ticket_id not in kept]
+        for start in range(0, len(missing), BATCH):
+            chunk = missing[start:start + BATCH]
+            kept.update(zip([row.ticket_id for row in chunk],
+                            self.assistant.embed([row.text for row in chunk]), strict=True))
+        if not rows:
+            return np.zeros((0, 0), dtype=np.float32)
+        return np.stack([kept[row.ticket_id] for row in rows])
+
     def inline(self, todo: Iterator[tuple[int, Ticket]]) -> int:
         """Classify and draft as the tickets stream by, a batch at a time, with a pipeline of
         two: the next batch is embedded (C code, off the GIL) while this one is classified,
@@ -106,7 +126,8 @@ class Job:
 
     def _work(self, batch: Batch, vectors: Future[np.ndarray]) -> None:
         assistant = self.assistant
-        cases = assistant.cases([self.request(t) for _, t in batch], vectors.result())
+        embedded = vectors.result()
+        cases = assistant.cases([self.request(t) for _, t in batch], embedded)
         draft_ids = [self.draft_id(t.id, case.labels) for (_, t), case in zip(
             batch, cases, strict=True)]
         wanted = [(draft_id, case) for draft_id, case in zip(draft_ids, cases, strict=True)
@@ -120,6 +141,7 @@ class Job:
         with Session(self.checkpoint) as session, session.begin():
             for (position, ticket), case, draft_id in zip(batch, cases, draft_ids, strict=True):
                 self.finished(session, position, ticket, case.labels, case.recall, draft_id)
+            self.keep_vectors(session, batch, embedded)
         self.report(self.classified)
 
     def case(self, ticket: Ticket, labels: Classification, recall: Recall | None) -> Case:

@@ -1,11 +1,13 @@
-"""What a triage run writes: `triage.jsonl`, `triage.csv`, `problems.jsonl`, `report.md` and
-the severity × effort heatmap, rows ranked quick wins first."""
+"""What a triage run writes: `triage.jsonl`, `triage.csv`, `themes.json`, `problems.jsonl`,
+`report.md` with the themes' bar chart and the severity × effort heatmap; rows ranked by
+tonight's score."""
 
 from __future__ import annotations
 
 import csv
 from collections import Counter
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field
 
@@ -19,6 +21,9 @@ from ..models import (
     Severity,
 )
 from .exports import RowProblem, Ticket
+
+if TYPE_CHECKING:
+    from .themes import Theme
 
 
 class TriageRow(BaseModel):
@@ -50,6 +55,7 @@ class TriageRow(BaseModel):
     tonight: bool = Field(False, description="On tonight's list.")
     other_tickets: list[str] = Field(
         default_factory=list, description="The customer's other low-rated tickets in this run.")
+    theme: int | None = Field(None, description="Its theme in `themes.json`, if it has one.")
 
 
 def triage_row(
@@ -70,8 +76,8 @@ def triage_row(
     )
 
 
-def write_outputs(rows: list[TriageRow], problems: list[RowProblem], out: Path, csat_below: float
-                  ) -> None:
+def write_outputs(rows: list[TriageRow], themes: list[Theme], problems: list[RowProblem],
+                  out: Path, csat_below: float) -> None:
     with (out / "triage.jsonl").open("w", encoding="utf-8") as handle:
         for row in rows:
             handle.write(row.model_dump_json() + "\n")
@@ -89,8 +95,12 @@ def write_outputs(rows: list[TriageRow], problems: list[RowProblem], out: Path, 
     with (out / "problems.jsonl").open("w", encoding="utf-8") as handle:
         for problem in problems:
             handle.write(problem.model_dump_json() + "\n")
+    (out / "themes.json").write_text("[" + ",\n".join(t.model_dump_json() for t in themes)
+                                     + "]\n", encoding="utf-8")
     _heatmap(rows, out / "severity-effort.png")
-    (out / "report.md").write_text(_report(rows, problems, csat_below), encoding="utf-8")
+    _theme_bars(themes, out / "themes.png")
+    (out / "report.md").write_text(_report(rows, themes, problems, csat_below),
+                                   encoding="utf-8")
 
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -104,12 +114,13 @@ def _inert(value: object) -> object:
     return value
 
 
-def _report(rows: list[TriageRow], problems: list[RowProblem], csat_below: float) -> str:
+def _report(rows: list[TriageRow], themes: list[Theme], problems: list[RowProblem],
+            csat_below: float) -> str:
     severity, effort = list(Severity), list(Effort)
     grid = Counter((r.severity, r.effort) for r in rows)
     routes = Counter(r.route for r in rows)
     out = [f"# Triage: {len(rows)} closed tickets rated below {csat_below:g}/10", "",
-           *_tonight_section(rows),
+           *_systemic_section(themes), *_tonight_section(rows), *_themes_section(themes),
            f"Quick wins **{routes[Route.quick_win]}**, escalations **{routes[Route.escalate]}**, "
            f"standard {routes[Route.standard]}. Rows not usable: {len(problems)} "
            "(see `problems.jsonl`).", "", "## Severity × effort", "",
@@ -154,6 +165,43 @@ def _tonight_section(rows: list[TriageRow]) -> list[str]:
     return [*out, ""]
 
 
+def _systemic_section(themes: list[Theme]) -> list[str]:
+    systemic = [t for t in themes if t.systemic]
+    if not systemic:
+        return []
+    out = [f"## Fix once, for many ({len(systemic)})", "",
+           "Themes many customers share: one decision (a policy, a bug, an outage) answers "
+           "all of them, before any single recovery.", ""]
+    out += [f"- **{t.name}**: {t.count} tickets from {t.customers} customers "
+            f"({t.share:.0%} of the run){_change(t)}. E.g. \"{_snippet(t.examples[0].text)}\""
+            for t in systemic]
+    return [*out, ""]
+
+
+def _themes_section(themes: list[Theme], shown: int = 12) -> list[str]:
+    if not themes:
+        return ["## Themes", "", "No theme: no complaint came from five or more tickets.", ""]
+    top = max(t.count for t in themes)
+    out = [f"## Themes ({len(themes)})", "", "![themes](themes.png)", "",
+           "| # | theme | tickets | | share | quick wins | since last run | e.g. |",
+           "|---|---|---|---|---|---|---|---|"]
+    for t in themes[:shown]:
+        bar = "█" * max(1, round(20 * t.count / top))
+        flag = " (systemic)" if t.systemic else ""
+        out.append(f"| {t.id} | {t.name}{flag} | {t.count} | {bar} | {t.share:.0%} | "
+                   f"{t.quick_win_share:.0%} | {_change(t).strip(' ,') or 'new'} | "
+                   f"{' / '.join(_snippet(e.text, 60) for e in t.examples)} |")
+    if len(themes) > shown:
+        out.append(f"\n{len(themes) - shown} smaller themes in `themes.json`.")
+    return [*out, ""]
+
+
+def _change(theme: Theme) -> str:
+    if theme.change is None:
+        return ""
+    return f", {theme.change:+d} since run {theme.previous_run}"
+
+
 def _snippet(text: str, limit: int = 90) -> str:
     text = text.replace("|", "/").replace("\n", " ")
     return text if len(text) <= limit else text[: limit - 1] + "…"
@@ -180,6 +228,23 @@ def _heatmap(rows: list[TriageRow], path: Path) -> None:
         for j, count in enumerate(row):
             ax.text(j, i, str(count), ha="center", va="center",
                     color="white" if count > top / 2 else "black")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _theme_bars(themes: list[Theme], path: Path, shown: int = 12) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    top = list(reversed(themes[:shown]))
+    fig, ax = plt.subplots(figsize=(7, 0.45 * max(3, len(top)) + 1))
+    ax.barh([_snippet(t.name, 40) for t in top], [t.count for t in top],
+            color=["#c0392b" if t.systemic else "#e59866" for t in top])
+    ax.set_xlabel("low-rated tickets")
+    ax.set_title("Themes (red: systemic, one fix for many)")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

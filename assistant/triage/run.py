@@ -23,6 +23,7 @@ from .checkpoint import CheckpointBase, RunRow, TicketRow
 from .exports import Preset, RowProblem, Ticket, read_export
 from .job import DraftMode, Job
 from .outputs import TriageRow, write_outputs
+from .themes import LanguageDirections, Theme, ThemeMemory, compared, find_themes
 from .tonight import tonight
 
 
@@ -35,6 +36,8 @@ class TriageSummary:
     problems: int
     quick_wins: int
     tonight: int
+    themes: int
+    systemic: int
     run_label: str
     out: Path
 
@@ -61,7 +64,7 @@ def run_triage(
     arguments = json.dumps({
         "export": str(export.resolve()), "file": _file_digest(export), "preset": preset.__dict__,
         "csat_below": csat_below, "signer": signer, "batch_api": batch_api, "top": top,
-        "draft": draft,
+        "draft": draft, "tenant": assistant.tenant,  # draft ids differ between tenants
     }, sort_keys=True)
     key = hashlib.sha256(arguments.encode()).hexdigest()
     checkpoint = create_engine(f"sqlite:///{out / 'checkpoint.db'}")
@@ -99,14 +102,32 @@ def run_triage(
     listed = [row for row in ranked if row.tonight]
     if draft == "top":
         job.draft_tonight(listed)
+    themes, of_ticket = _themes(assistant, job, ranked)
+    ranked = [row.model_copy(update={"theme": of_ticket.get(row.ticket_id)}) for row in ranked]
     checkpoint.dispose()
-    write_outputs(ranked, reading.problems, out, csat_below)
+    write_outputs(ranked, themes, reading.problems, out, csat_below)
     return TriageSummary(
         read=reading.read, selected=reading.selected, classified_now=classified,
         resumed=len(done), problems=len(reading.problems),
         quick_wins=sum(r.route == "quick_win" for r in ranked), tonight=len(listed),
+        themes=len(themes), systemic=sum(t.systemic for t in themes),
         run_label=job.run_label, out=out,
     )
+
+
+def _themes(assistant: Assistant, job: Job, rows: list[TriageRow]
+            ) -> tuple[list[Theme], dict[str, int]]:
+    """The run's themes, compared with the tenant's previous run and remembered for the
+    next one."""
+    index = assistant.classifier.index
+    directions = LanguageDirections(index.matrix, [e.language for e in index.examples])
+    themes, of_ticket = find_themes(rows, job.vectors(rows), directions)
+    memory = ThemeMemory(assistant.drafts.db, assistant.tenant)
+    before = memory.previous(job.run_label)
+    if before is not None:
+        themes = compared(themes, before[1], before[0])
+    memory.keep(job.run_label, themes)
+    return themes, of_ticket
 
 
 @dataclass

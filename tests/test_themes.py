@@ -1,0 +1,103 @@
+"""Themes over a generated export with planted themes: each the same complaint in other
+words and languages, among different complaints. `themes-tune.jsonl` is what the clustering
+was developed on; `themes-heldout.jsonl` was scored once, before this test existed."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from assistant.service import Assistant
+from assistant.settings import Settings
+from assistant.triage import PRESETS, TriageSummary, run_triage
+from tests.conftest import new_assistant
+from tests.exports import write_planted_export
+
+DATA = Path(__file__).parent / "data"
+FIRST = {"api-upsell": 60, "locker-code": 40, "logout-loop": 25, "refund-old-card": 15}
+
+
+@pytest.fixture(scope="module")
+def assistant(tmp_path_factory) -> Assistant:
+    return new_assistant(Settings(data_dir=tmp_path_factory.mktemp("themes"), engine="offline"))
+
+
+def themes_of(out: Path) -> list[dict[str, object]]:
+    return json.loads((out / "themes.json").read_text(encoding="utf-8"))
+
+
+def found(out: Path, planted: dict[str, int]) -> dict[str, dict[str, object]]:
+    """For each planted theme, the theme holding most of its tickets."""
+    texts = {}
+    for row in map(json.loads, (out / "triage.jsonl").read_text().splitlines()):
+        texts[row["ticket_id"]] = row
+    lines = [json.loads(x) for x in (DATA / "themes-tune.jsonl").read_text().splitlines()]
+    themes = {t["id"]: t for t in themes_of(out)}
+    result = {}
+    for name in planted:
+        said = [x["text"] for x in lines if x["theme"] == name]
+        ids = [r["theme"] for r in texts.values() if any(s in r["text"] for s in said)]
+        assert len(ids) == planted[name]
+        best = max(set(ids), key=ids.count)
+        assert best is not None, f"{name}: not found as a theme"
+        result[name] = themes[best]
+    return result
+
+
+@pytest.fixture(scope="module")
+def first_run(assistant, tmp_path_factory) -> tuple[Path, TriageSummary]:
+    folder = tmp_path_factory.mktemp("first")
+    write_planted_export(folder / "export.csv", DATA / "themes-tune.jsonl", FIRST)
+    summary = run_triage(assistant, folder / "export.csv", folder / "out",
+                         preset=PRESETS["generic"], top=5)
+    return folder / "out", summary
+
+
+def test_planted_themes_are_found(first_run):
+    out, summary = first_run
+    themes = found(out, FIRST)
+    for name, theme in themes.items():
+        assert theme["count"] >= 0.8 * FIRST[name], (name, theme)
+        assert len(theme["languages"]) >= 4, (name, theme["languages"])
+        assert theme["name"] and len(theme["examples"]) == 2
+        assert theme["previous_count"] is None and theme["change"] is None
+    # Sixty customers with one complaint is one decision; fifteen of 440 is not (under 3 %).
+    assert themes["api-upsell"]["systemic"] and not themes["refund-old-card"]["systemic"]
+    assert len({t["id"] for t in themes.values()}) == len(FIRST)
+    assert summary.themes == len(themes_of(out))
+    report = (out / "report.md").read_text(encoding="utf-8")
+    assert report.index("## Fix once, for many") < report.index("## Tonight's list") < report.index(
+        "## Themes") < report.index("## Severity × effort")
+    assert themes["api-upsell"]["name"] in report and "█" in report
+    assert (out / "themes.png").stat().st_size > 1000
+
+
+@pytest.mark.xfail(strict=True, reason="not reached yet: on the planted themes the counts are "
+                   "off by up to 44 % (a theme absorbs neighbouring complaints, or one is split "
+                   "across languages); evals/README.md, Themes")
+def test_planted_theme_counts_are_within_ten_percent(first_run):
+    themes = found(first_run[0], FIRST)
+    assert all(abs(t["count"] - FIRST[n]) <= 0.1 * FIRST[n] for n, t in themes.items())
+
+
+def test_the_next_run_says_what_changed_and_other_tenants_see_none_of_it(
+        assistant, first_run, tmp_path):
+    fewer = {"api-upsell": 30, "locker-code": 40, "logout-loop": 25, "refund-old-card": 15}
+    write_planted_export(tmp_path / "export.csv", DATA / "themes-tune.jsonl", fewer, seed=4)
+    summary = run_triage(assistant, tmp_path / "export.csv", tmp_path / "out",
+                         preset=PRESETS["generic"], top=5)
+    before, after = found(first_run[0], FIRST), found(tmp_path / "out", fewer)
+    api = after["api-upsell"]
+    assert api["previous_count"] == before["api-upsell"]["count"]
+    assert api["previous_run"] == first_run[1].run_label != summary.run_label
+    assert api["change"] == api["count"] - api["previous_count"] < -20
+    assert after["locker-code"]["previous_count"] == before["locker-code"]["count"]
+    report = (tmp_path / "out" / "report.md").read_text(encoding="utf-8")
+    assert f"{api['change']:+d} since run {first_run[1].run_label}" in report
+
+    other = assistant.for_tenant("elsewhere")
+    run_triage(other, tmp_path / "export.csv", tmp_path / "other",
+               preset=PRESETS["generic"], top=5)
+    assert all(t["previous_count"] is None for t in themes_of(tmp_path / "other"))
