@@ -137,8 +137,9 @@ def test_migrate_moves_history_and_drafts_losing_nothing(tmp_path, chroma_url, p
     assert first.returncode == 0, first.stderr + first.stdout
     lines = first.stdout.splitlines()
     # The history collection, and the tables: drafts, draft_events, api_keys, triage_runs,
-    # gesture_policies, triage_themes.
-    assert all(line.startswith("ok") for line in lines) and len(lines) == 7, lines
+    # gesture_policies, triage_themes, learned_labels.
+    assert all(line.startswith("ok") for line in lines) and len(lines) == 8, lines
+    assert "database: learned_labels: 0 in the source" in first.stdout
     assert "database: gesture_policies: 0 in the source" in first.stdout
     assert "database: triage_themes: 0 in the source" in first.stdout
     assert "database: api_keys: 1 in the source, 1 copied now" in first.stdout
