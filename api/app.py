@@ -40,6 +40,7 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.assistant = assistant or Assistant(settings or get_settings())
+        app.state.assistant.connect()
         app.state.triage_runs = TriageRuns(app.state.assistant)
         app.state.triage_runs.resume_unfinished()
         per_minute = app.state.assistant.settings.rate_limit_per_minute

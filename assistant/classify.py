@@ -5,7 +5,9 @@ the rubric (`rubric.py`) disposes. Deterministic, and every label carries its re
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
+import json
 import math
 import os
 import tempfile
@@ -62,6 +64,27 @@ class Neighbours:
 # made their features), shared by every Assistant in the process.
 _EMBEDDED: dict[str, np.ndarray] = {}
 _FITTED: dict[str, LevelModel] = {}
+# The shipped model: our examples embedded and the level model fit on them, built by
+# `recovery build-model` from `knowledge/`; used when its keys match what is loaded (a test
+# fails when `knowledge/` changed since), so a fresh machine neither embeds nor fits.
+SHIPPED = Path(__file__).parent / "model" / "offline.npz"
+
+
+@functools.cache
+def _shipped() -> dict[str, np.ndarray]:
+    if not SHIPPED.is_file():
+        return {}
+    with np.load(SHIPPED, allow_pickle=False) as stored:
+        return {name: stored[name] for name in stored.files}
+
+
+def _from_shipped(kind: str, key: str) -> dict[str, np.ndarray] | None:
+    shipped = _shipped()
+    if not shipped or str(shipped[f"{kind}_key"]) != key:
+        return None
+    prefix = f"{kind}."
+    return {name[len(prefix):]: value for name, value in shipped.items()
+            if name.startswith(prefix)}
 
 
 class ExampleIndex:
@@ -71,13 +94,13 @@ class ExampleIndex:
         self, examples: list[Example], embeddings: QueryPassageEmbeddings, cache_dir: Path
     ) -> None:
         self.examples = examples
-        key = hashlib.sha256(
-            (embeddings.name + "\n" + "\n".join(e.text for e in examples)).encode()
-        ).hexdigest()[:16]
-        self.key = key
+        self.key = key = examples_key(embeddings.name, examples)
         cache = cache_dir / f"examples-{key}.npy"
+        shipped = _from_shipped("index", key) if key not in _EMBEDDED else None
         if key in _EMBEDDED:
             self.matrix = _EMBEDDED[key]
+        elif shipped is not None:
+            self.matrix = shipped["matrix"]
         elif cache.is_file():
             self.matrix = np.load(cache)
         else:
@@ -135,6 +158,22 @@ def _rounded(order: list[str], value: float) -> int:
     return max(0, min(len(order) - 1, int(math.floor(value + 0.5))))
 
 
+def examples_key(embedder: str, examples: list[Example]) -> str:
+    """What the example vectors depend on: the embedder and the texts."""
+    return hashlib.sha256("\n".join([embedder, *(e.text for e in examples)]).encode()
+                          ).hexdigest()[:16]
+
+
+def fit_key(knowledge: Knowledge, index_key: str, examples: list[Example]) -> str:
+    """What the level model depends on: the embedded examples, their labels and the cues
+    that make its features."""
+    labels = [(e.id, e.language, e.labels) for e in examples]
+    cues = {lang: [c.model_dump(mode="json") for c in found]
+            for lang, found in sorted(knowledge.cues.items())}
+    return hashlib.sha256(json.dumps([index_key, labels, cues], sort_keys=True).encode()
+                          ).hexdigest()[:16]
+
+
 class OfflineClassifier:
     """Proposes labels from what the trained model, the nearest examples and the cues read."""
 
@@ -143,13 +182,26 @@ class OfflineClassifier:
     def __init__(self, knowledge: Knowledge, index: ExampleIndex) -> None:
         self.knowledge = knowledge
         self.index = index
-        key = f"{index.key}-{knowledge.fingerprint}"
+        self.key = key = fit_key(knowledge, index.key, index.examples)
         if key not in _FITTED:
-            seen = [signals(e.text, find_cues(e.text, e.language, knowledge))
-                    for e in index.examples]
-            _FITTED[key] = LevelModel(index.matrix, seen, [e.labels for e in index.examples],
-                                      [e.id for e in index.examples])
+            shipped = _from_shipped("levels", key)
+            if shipped is not None:
+                _FITTED[key] = LevelModel.restored(index.matrix, shipped)
+            else:
+                seen = [signals(e.text, find_cues(e.text, e.language, knowledge))
+                        for e in index.examples]
+                _FITTED[key] = LevelModel(index.matrix, seen,
+                                          [e.labels for e in index.examples],
+                                          [e.id for e in index.examples])
         self.levels = _FITTED[key]
+
+    def save(self, path: Path) -> None:
+        """This model as the shipped artifact (`recovery build-model`)."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        arrays = {"index_key": np.array(self.index.key), "levels_key": np.array(self.key),
+                  "index.matrix": self.index.matrix.astype(np.float32)}
+        arrays |= {f"levels.{name}": value for name, value in self.levels.state().items()}
+        np.savez_compressed(path, **arrays)  # type: ignore[arg-type]
 
     def propose(self, reading: Reading, vector: np.ndarray) -> tuple[Proposal, float]:
         """The engine's proposal and its confidence: how much the two kinds of evidence (cues,

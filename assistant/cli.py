@@ -257,6 +257,21 @@ def migrate(
         raise typer.Exit(code=1)
 
 
+@app.command("build-model")
+def build_model() -> None:
+    """Embed our labelled examples and fit the offline model on them, into the package
+    (`assistant/model/offline.npz`), so a fresh machine neither embeds nor fits. Run it after
+    changing `knowledge/`: the tests fail while the shipped model is out of step."""
+    from .classify import SHIPPED
+
+    try:
+        classifier = Assistant(get_settings()).shipped_classifier
+        classifier.save(SHIPPED)
+    except (AssistantError, OSError) as exc:
+        raise _fail(str(exc)) from exc
+    typer.echo(f"{SHIPPED}: {len(classifier.index.examples)} examples, model {classifier.key}")
+
+
 @app.command()
 def learn(
     file: Annotated[Path, typer.Argument(help="Labelled JSONL in the eval format (id, text, "

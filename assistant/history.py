@@ -7,21 +7,18 @@ store itself, so one customer's history can never leak into another customer's r
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
+import threading
 import uuid
 from collections.abc import Iterable, Iterator
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-import chromadb
 import httpx
-from chromadb.api import ClientAPI
-from chromadb.config import Settings as ChromaSettings
-from chromadb.errors import ChromaError
-from langchain_chroma import Chroma
 from pydantic import ValidationError
 
 from .embeddings import QueryPassageEmbeddings
@@ -38,6 +35,10 @@ from .models import (
 from .settings import Settings
 from .tenancy import DEFAULT_TENANT
 
+if TYPE_CHECKING:  # Chroma's imports take most of a second: only when history is used
+    from chromadb.api import ClientAPI
+    from langchain_chroma import Chroma
+
 _MAX_LISTED = 1_000
 
 
@@ -46,6 +47,9 @@ def open_chroma_client(settings: Settings) -> ClientAPI:
     embedded, persistent client: one folder on disk. Telemetry off either way."""
     if settings.chroma_url:
         return _chroma_server(settings)
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
     path = settings.resolved_chroma_path
     path.mkdir(parents=True, exist_ok=True)
     return chromadb.PersistentClient(
@@ -54,6 +58,10 @@ def open_chroma_client(settings: Settings) -> ClientAPI:
 
 
 def _chroma_server(settings: Settings) -> ClientAPI:
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+    from chromadb.errors import ChromaError
+
     url = urlsplit(settings.chroma_url or "")
     if url.scheme not in {"http", "https"} or not url.hostname:
         raise InvalidInput(f"RECOVERY_CHROMA_URL must look like http://host:8000, not "
@@ -88,18 +96,43 @@ def collection_name(base: str, embeddings: QueryPassageEmbeddings, tenant: str) 
     return f"{base}-{slug}"[:61 - len(tenant)] + f"--{tenant}"
 
 
+class ChromaConnection:
+    """The Chroma client, opened on first use and shared by every tenant's store: a command
+    that never reads history never loads Chroma."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._client: ClientAPI | None = None
+        self._lock = threading.Lock()
+
+    def __call__(self) -> ClientAPI:
+        with self._lock:
+            if self._client is None:
+                self._client = open_chroma_client(self._settings)
+            return self._client
+
+
 class HistoryStore:
     """The history of one tenant's customers."""
 
     def __init__(
-        self, settings: Settings, embeddings: QueryPassageEmbeddings, client: ClientAPI,
-        tenant: str = DEFAULT_TENANT,
+        self, settings: Settings, embeddings: QueryPassageEmbeddings,
+        connection: ChromaConnection, tenant: str = DEFAULT_TENANT,
     ) -> None:
         self._settings = settings
-        self._vectors = Chroma(
-            collection_name=collection_name(settings.collection, embeddings, tenant),
-            embedding_function=embeddings,
-            client=client,
+        self._embeddings = embeddings
+        self._connection = connection
+        self._tenant = tenant
+
+    @functools.cached_property
+    def _vectors(self) -> Chroma:
+        from langchain_chroma import Chroma
+
+        return Chroma(
+            collection_name=collection_name(self._settings.collection, self._embeddings,
+                                            self._tenant),
+            embedding_function=self._embeddings,
+            client=self._connection(),
             collection_configuration={"hnsw": {"space": "cosine"}},
         )
 

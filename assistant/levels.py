@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -186,6 +186,31 @@ class LevelModel:
             self.lambdas[label], self.mixes[label], self.cuts[label] = lam, mix, fits[mix][1]
             self.weights[label] = _fit(x, y.astype(float), lam)
             self.known[label] = (rows, y.astype(float))
+
+    def state(self) -> dict[str, np.ndarray]:
+        """The fitted model as named arrays (`np.savez`), for the shipped artifact."""
+        arrays = {"trained_on": np.array(self.trained_on)}
+        for label, weights in self.weights.items():
+            rows, y = self.known[label]
+            arrays |= {f"{label}.weights": weights, f"{label}.cuts": np.array(self.cuts[label]),
+                       f"{label}.rows": rows, f"{label}.y": y,
+                       f"{label}.lambda": np.array(self.lambdas[label]),
+                       f"{label}.mix": np.array(self.mixes[label])}
+        return arrays
+
+    @classmethod
+    def restored(cls, vectors: np.ndarray, state: Mapping[str, np.ndarray]) -> LevelModel:
+        """The model `state` holds, over the example vectors it was fit on: no refit."""
+        model = cls.__new__(cls)
+        model.vectors = vectors
+        model.trained_on = int(state["trained_on"])
+        labels = [label for label in ORDINAL_LABELS if f"{label}.weights" in state]
+        model.weights = {label: state[f"{label}.weights"] for label in labels}
+        model.cuts = {label: [float(c) for c in state[f"{label}.cuts"]] for label in labels}
+        model.known = {label: (state[f"{label}.rows"], state[f"{label}.y"]) for label in labels}
+        model.lambdas = {label: float(state[f"{label}.lambda"]) for label in labels}
+        model.mixes = {label: float(state[f"{label}.mix"]) for label in labels}
+        return model
 
     def predict(self, vector: np.ndarray, signals: Signals) -> dict[str, float]:
         x = _design(vector.reshape(1, -1), [signals])[0]

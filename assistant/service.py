@@ -14,7 +14,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import date
-from typing import Literal, TypeVar
+from typing import TYPE_CHECKING, Literal, TypeVar
 
 import numpy as np
 from pydantic import BaseModel, Field
@@ -25,14 +25,12 @@ from .cues import find_cues
 from .draft import compose, require_draft_language
 from .embeddings import make_embeddings
 from .errors import InvalidInput
-from .history import HistoryStore, open_chroma_client
+from .history import ChromaConnection, HistoryStore
 from .injection import warnings_for
 from .keys import KeyStore
 from .knowledge import load_knowledge
 from .language import warm_up
 from .learning import LearnedLine, LearnedStore
-from .llm import ENGINE as LLM_ENGINE
-from .llm import ChatCaller, LLMEngine, LLMFailure
 from .models import (
     Classification,
     ComplaintIn,
@@ -50,6 +48,9 @@ from .rubric import Labels, apply_rubric, never_softer
 from .settings import Settings
 from .tenancy import DEFAULT_TENANT, check_tenant
 from .understand import Reading, Understood, understand
+
+if TYPE_CHECKING:  # the LLM engine's imports (openai, LangChain) load only when it is used
+    from .llm import LLMEngine
 
 Item = TypeVar("Item")
 
@@ -83,7 +84,7 @@ class Assistant:
         self._today = today
         self.knowledge = load_knowledge(settings.knowledge_dir)
         self.embeddings = make_embeddings(settings)
-        self._chroma = open_chroma_client(settings)
+        self._chroma = ChromaConnection(settings)
         self.history = HistoryStore(settings, self.embeddings, self._chroma)
         index = ExampleIndex(self.knowledge.examples, self.embeddings, settings.resolved_cache_dir)
         self.shipped_classifier = OfflineClassifier(self.knowledge, index)
@@ -99,6 +100,8 @@ class Assistant:
         self.llm: LLMEngine | None = None
         self._calls: ThreadPoolExecutor | None = None
         if settings.resolved_engine == "llm":
+            from .llm import ChatCaller, LLMEngine
+
             self.llm = LLMEngine(settings, self.knowledge, ChatCaller(settings))
             self._calls = ThreadPoolExecutor(settings.llm_concurrency, thread_name_prefix="llm")
         warm_up()
@@ -118,6 +121,11 @@ class Assistant:
                 found.learned = self.learned.scoped(tenant)
                 self._tenants[tenant] = found
             return found
+
+    def connect(self) -> None:
+        """Open the history store now: a service fails at start on a wrong Chroma URL, not
+        at its first request."""
+        self._chroma()
 
     @property
     def classifier(self) -> OfflineClassifier:
@@ -159,13 +167,15 @@ class Assistant:
 
     @property
     def engine(self) -> str:
-        return LLM_ENGINE if self.llm else OFFLINE_ENGINE
+        return OFFLINE_ENGINE if self.llm is None else self.llm.name
 
     @property
     def model(self) -> str:
         """The model that labels and writes: the one the server says it serves when it says."""
         if self.llm is None:
             return self.classifier.model
+        from .llm import ChatCaller
+
         caller = self.llm.caller
         return (caller.server.model if isinstance(caller, ChatCaller) and caller.server.model
                 else caller.model)
@@ -173,8 +183,11 @@ class Assistant:
     def health(self, check_endpoint: bool = False) -> Health:
         """Engine and model; with `check_endpoint`, whether the model endpoint answers now."""
         problem = None
-        if check_endpoint and self.llm is not None and isinstance(self.llm.caller, ChatCaller):
-            problem = self.llm.caller.ping()
+        if check_endpoint and self.llm is not None:
+            from .llm import ChatCaller
+
+            if isinstance(self.llm.caller, ChatCaller):
+                problem = self.llm.caller.ping()
         return Health(status="ok" if problem is None else "unavailable", engine=self.engine,
                       model=self.model, endpoint_problem=problem)
 
@@ -264,6 +277,8 @@ class Assistant:
         """The model's proposal through the rubric, never softer than the offline reading
         when the text talks to the model; the offline labels, with the reason, when the
         model fails."""
+        from .llm import LLMFailure
+
         try:
             reading = llm.propose(understood, recall, self._today())
         except LLMFailure as failure:
@@ -275,7 +290,7 @@ class Assistant:
                                   "the offline engine")
         return self._classification(
             labels, understood, reading.confidence, reading.usage, offline.warnings,
-            engine=LLM_ENGINE, model=reading.model, prompt_version=llm.classify_prompt.version)
+            engine=llm.name, model=reading.model, prompt_version=llm.classify_prompt.version)
 
     def _classification(
         self, labels: Labels, understood: Understood, confidence: float, usage: Usage,
@@ -301,7 +316,9 @@ class Assistant:
         cooldown = (policy.cooldown_days if policy.cooldown_days is not None
                     else self.settings.gesture_cooldown_days)
         fallback_reason, usage = labels.fallback_reason, labels.usage
-        if llm is not None and labels.engine == LLM_ENGINE:
+        if llm is not None and labels.engine == llm.name:
+            from .llm import LLMFailure
+
             try:
                 return llm.draft(case.understood, labels, case.recall, today, signer,
                                  team_replies, knowledge, cooldown)

@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from assistant.classify import ExampleIndex, OfflineClassifier
 from assistant.embeddings import E5Embeddings
-from assistant.history import HistoryStore, open_chroma_client
+from assistant.history import ChromaConnection, HistoryStore
 from assistant.knowledge import load_knowledge
 from assistant.service import Assistant
 from assistant.settings import REPO_ROOT, Settings
@@ -77,7 +77,7 @@ def settings(tmp_path: Path) -> Settings:
 
 @pytest.fixture()
 def history(settings: Settings, embeddings: E5Embeddings) -> HistoryStore:
-    return HistoryStore(settings, embeddings, open_chroma_client(settings))
+    return HistoryStore(settings, embeddings, ChromaConnection(settings))
 
 
 @pytest.fixture(scope="session", autouse=True)

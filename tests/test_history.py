@@ -59,11 +59,11 @@ def test_unknown_customer_recalls_nothing(history, embeddings):
 
 
 def test_history_survives_reopening(settings, embeddings):
-    from assistant.history import HistoryStore, open_chroma_client
+    from assistant.history import ChromaConnection, HistoryStore
 
-    first = HistoryStore(settings, embeddings, open_chroma_client(settings))
+    first = HistoryStore(settings, embeddings, ChromaConnection(settings))
     first.add("c9", [item(HistoryKind.order, "Two pizzas", "2026-11-01", "o9")])
-    again = HistoryStore(settings, embeddings, open_chroma_client(settings))
+    again = HistoryStore(settings, embeddings, ChromaConnection(settings))
     assert [i.id for i in again.items_of("c9")] == ["o9"]
 
 

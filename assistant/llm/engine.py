@@ -61,6 +61,8 @@ _HARD_RULES = ("policy_cap", "prompt_private", "language")
 class LLMEngine:
     """Proposes labels and writes replies with the configured chat model."""
 
+    name = ENGINE
+
     def __init__(self, settings: Settings, knowledge: Knowledge, caller: Caller) -> None:
         self.settings = settings
         self.knowledge = knowledge
