@@ -19,6 +19,7 @@ import numpy as np
 from .cues import CueHit, find_cues, flags_of
 from .embeddings import QueryPassageEmbeddings
 from .knowledge import Example, Knowledge
+from .levels import FORMAT as LEVELS_FORMAT
 from .levels import NEIGHBOURS, LevelModel, Signals, TextShape, neighbour_weights
 from .models import (
     ORDINAL_LABELS,
@@ -165,13 +166,13 @@ def examples_key(embedder: str, examples: list[Example]) -> str:
 
 
 def fit_key(knowledge: Knowledge, index_key: str, examples: list[Example]) -> str:
-    """What the level model depends on: the embedded examples, their labels and the cues
-    that make its features."""
+    """What the level model depends on: its code's format, the embedded examples, their
+    labels and the cues that make its features."""
     labels = [(e.id, e.language, e.labels) for e in examples]
     cues = {lang: [c.model_dump(mode="json") for c in found]
             for lang, found in sorted(knowledge.cues.items())}
-    return hashlib.sha256(json.dumps([index_key, labels, cues], sort_keys=True).encode()
-                          ).hexdigest()[:16]
+    return hashlib.sha256(json.dumps([LEVELS_FORMAT, index_key, labels, cues],
+                                     sort_keys=True).encode()).hexdigest()[:16]
 
 
 class OfflineClassifier:
@@ -223,7 +224,10 @@ class OfflineClassifier:
                                       reasons.recovery_potential)
         else:
             potential = _potential_from_cues(flags_of(hits), reasons.recovery_potential)
+        certainty = {label: round(self.levels.certainty(label, value), 3)
+                     for label, value in predicted.items()}
         proposal = Proposal(
+            certainty=certainty,
             severity=Severity(_SEVERITY[severity]), effort=Effort(_EFFORT[effort]),
             recovery_potential=RecoveryPotential(_POTENTIAL[max(0, potential)]),
             category=category, reasons=reasons)

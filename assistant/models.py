@@ -266,6 +266,13 @@ class Classification(EngineInfo):
     language: str
     route: Route
     confidence: float = Field(ge=0, le=1)
+    certainty: dict[str, float] = Field(
+        default_factory=dict, description="Per ordinal label, how likely it is right: the "
+        "offline model's estimate, calibrated on its out-of-fold predictions; 1.0 where a "
+        "rubric rule set the label; empty for the LLM engine.")
+    unsure: list[str] = Field(
+        default_factory=list, description="Labels a person should set: certainty under "
+        "RECOVERY_LABEL_CERTAINTY_FLOOR.")
     reasons: Reasons
     history_used: list[str] = Field(default_factory=list)
     usage: Usage = Field(default_factory=Usage)
@@ -366,7 +373,8 @@ class LabelCorrection(BaseModel):
 class CorrectedLabels(BaseModel):
     draft_id: str
     labels: dict[str, str] = Field(description="The complaint's labels as the reviewer left "
-                                   "them; this tenant's model learns them.")
+                                   "them (this tenant's model learns them), and the route "
+                                   "the rubric gives them.")
 
 
 class ReviewEvent(BaseModel):

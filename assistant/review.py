@@ -27,6 +27,7 @@ from .models import (
     DraftPage,
     DraftStatus,
     FollowUpDue,
+    Reason,
     ReviewAction,
     ReviewEvent,
     ReviewIn,
@@ -177,10 +178,18 @@ class DraftStore:
             return _to_draft(row)
 
     def relabelled(self, draft_id: str, reviewer: str, before: dict[str, str],
-                   after: dict[str, str]) -> None:
-        """A reviewer's label correction in the draft's audit log."""
+                   after: dict[str, str], route_reasons: list[Reason]) -> None:
+        """A reviewer's label correction: the draft shows the labels as the reviewer left them
+        (sure, since a person set them), and its audit log has before and after."""
         with self._session() as session:
-            self._row(session, draft_id)
+            row = self._row(session, draft_id)
+            row.severity, row.effort = after["severity"], after["effort"]
+            row.category, row.route = after["category"], after["route"]
+            classification = {**row.payload["classification"], **after,
+                              "unsure": [], "certainty": {}}
+            classification["reasons"] = {**classification["reasons"], "route": [
+                r.model_dump(mode="json") for r in route_reasons]}
+            row.payload = {**row.payload, "classification": classification}
             session.add(EventRow(draft_id=draft_id, at=datetime.now(UTC), actor=reviewer,
                                  action="relabel", before=json.dumps(before),
                                  after=json.dumps(after)))

@@ -41,6 +41,9 @@ class Proposal(BaseModel):
     category: Category
     reasons: Reasons = Field(default_factory=Reasons)
     history_used: list[str] = Field(default_factory=list)
+    certainty: dict[str, float] = Field(
+        default_factory=dict, description="Per ordinal label, how likely it is right (the "
+        "offline model's calibrated estimate; 1.0 where a rubric rule set it).")
 
 
 class Labels(Proposal):
@@ -62,10 +65,13 @@ def apply_rubric(proposal: Proposal, hits: list[CueHit], recall: Recall | None) 
         effort = Effort.high
         reasons.effort.append(Reason(source="rule", detail="harm done cannot be fully made good"))
     potential = _potential(proposal.recovery_potential, severity, recall, reasons, history_used)
+    final = {"severity": severity, "effort": effort, "recovery_potential": potential}
+    certainty = {label: 1.0 if final[label] != getattr(proposal, label) else value
+                 for label, value in proposal.certainty.items()}
     return Labels(
         severity=severity, effort=effort, recovery_potential=potential,
         category=proposal.category, reasons=reasons, history_used=history_used,
-        route=decide_route(severity, effort, potential, reasons),
+        route=decide_route(severity, effort, potential, reasons), certainty=certainty,
     )
 
 

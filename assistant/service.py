@@ -36,15 +36,19 @@ from .models import (
     ComplaintIn,
     Draft,
     DraftRequest,
+    Effort,
     HistoryItem,
     HistoryItemIn,
     LabelCorrection,
+    Reasons,
     Recall,
+    RecoveryPotential,
+    Severity,
     Usage,
 )
 from .policies import PolicyStore
 from .review import DraftStore
-from .rubric import Labels, apply_rubric, never_softer
+from .rubric import Labels, apply_rubric, decide_route, never_softer
 from .settings import Settings
 from .tenancy import DEFAULT_TENANT, check_tenant
 from .understand import Reading, Understood, understand
@@ -155,12 +159,17 @@ class Assistant:
         before = {"severity": labels.severity, "effort": labels.effort,
                   "recovery_potential": labels.recovery_potential, "category": labels.category}
         after = {**{k: str(v) for k, v in before.items()}, **correction.given()}
-        self.drafts.relabelled(draft_id, correction.reviewer, {k: str(v) for k, v in
-                                                               before.items()}, after)
+        reasons = Reasons()
+        route = decide_route(Severity(after["severity"]), Effort(after["effort"]),
+                             RecoveryPotential(after["recovery_potential"]), reasons)
+        self.drafts.relabelled(
+            draft_id, correction.reviewer,
+            {k: str(v) for k, v in before.items()} | {"route": labels.route.value},
+            after | {"route": route.value}, reasons.route)
         self.learned.add([LearnedLine(text=draft.complaint, language=labels.language,
                                       labels=after)],
                          source="review", actor=correction.reviewer, draft_id=draft_id)
-        return after
+        return after | {"route": route.value}
 
     def today(self) -> date:
         return self._today()
@@ -297,8 +306,10 @@ class Assistant:
         warnings: list[str], *, engine: str, model: str, prompt_version: str,
     ) -> Classification:
         reasons = labels.reasons.model_copy(update={"language": [understood.language_reason]})
+        floor = self.settings.label_certainty_floor
         return Classification(
             **labels.model_dump(exclude={"reasons"}), reasons=reasons,
+            unsure=[label for label, value in labels.certainty.items() if value < floor],
             language=understood.language, confidence=confidence, usage=usage, engine=engine,
             model=model, prompt_version=prompt_version,
             warnings=warnings)

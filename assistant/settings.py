@@ -100,6 +100,9 @@ class Settings(BaseSettings):
         30, gt=0, description="Failed authentications allowed per client address and minute "
         "(bursts of a minute's worth); past them every request from it is refused with 429.")
     triage_top: int = Field(10, gt=0, le=1000, description="Customers on tonight's list.")
+    label_certainty_floor: float = Field(
+        0.5, ge=0, le=1, description="A label whose certainty is under this is marked for a "
+        "person to set (`unsure`).")
     recall_k: int = Field(6, gt=0, le=50, description="History items recalled per complaint.")
     failure_window_days: int = Field(365, gt=0, description="Window for 'earlier failures'.")
     gesture_cooldown_days: int = Field(180, gt=0, description="A gesture is not repeated within.")

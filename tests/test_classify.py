@@ -7,6 +7,7 @@ from assistant.classify import _EMBEDDED, ExampleIndex, signals
 from assistant.cues import find_cues
 from assistant.levels import LevelModel
 from assistant.models import ComplaintIn, CustomerFacts, HistoryItem, HistoryKind, Recall
+from assistant.rubric import Proposal, apply_rubric
 
 
 def classify(assistant, text, recall=None, language=None):
@@ -277,3 +278,28 @@ def test_the_trained_model_does_not_depend_on_the_order_of_the_examples(
     vector, shape = example_cache.matrix[0], signals_of[0]
     one, other = first.predict(vector, shape), second.predict(vector, shape)
     assert all(abs(one[label] - other[label]) < 1e-9 for label in one)
+
+
+def test_each_label_says_how_sure_it_is_and_unsure_ones_go_to_a_person(offline_assistant):
+    """Certainty per ordinal label, in 0..1; a rule-set label is certain; labels under the
+    floor are marked for a person to set (`unsure`), and the floor is a setting."""
+    late = offline_assistant.classify(ComplaintIn(text="My parcel is a week late."))
+    assert set(late.certainty) == {"severity", "effort", "recovery_potential"}
+    assert all(0 < value <= 1 for value in late.certainty.values())
+    # A label a rubric rule sets is certain: harm read as low by an engine becomes critical.
+    text = "We all got food poisoning after the chicken at your restaurant on Friday."
+    hits = find_cues(text, "en", offline_assistant.knowledge)
+    guessed = Proposal(severity="low", effort="low", recovery_potential="high",
+                       category="safety_or_health", certainty={"severity": 0.4, "effort": 0.7})
+    ruled = apply_rubric(guessed, hits, None)
+    assert ruled.severity == "critical" and ruled.certainty["severity"] == 1.0
+    strict = offline_assistant.settings.model_copy(update={"label_certainty_floor": 0.999})
+    floor = offline_assistant.settings.label_certainty_floor
+    try:
+        offline_assistant.settings = strict
+        unsure = offline_assistant.classify(ComplaintIn(text="My parcel is a week late."))
+    finally:
+        offline_assistant.settings = offline_assistant.settings.model_copy(
+            update={"label_certainty_floor": floor})
+    assert unsure.unsure == [label for label, value in late.certainty.items() if value < 0.999]
+    assert late.unsure == [label for label, value in late.certainty.items() if value < floor]

@@ -54,7 +54,9 @@ def test_a_reviewers_label_correction_is_audited_and_learned(tmp_path):
         assert changed.json()["labels"] == {
             "severity": "critical", "effort": before["effort"],
             "recovery_potential": before["recovery_potential"],
-            "category": before["category"]}
+            "category": before["category"], "route": "escalate"}
+        assert client.get(f"/v1/drafts/{draft['id']}").json()["classification"]["route"] == (
+            "escalate")
         audit = client.get(f"/v1/drafts/{draft['id']}/audit").json()
         assert audit[-1]["action"] == "relabel" and audit[-1]["actor"] == "maria"
         assert json.loads(audit[-1]["before"])["severity"] == before["severity"]

@@ -84,7 +84,7 @@ def test_agent_reviews_three_drafts_in_the_browser(server, settings):
         page.select_option("select[name=severity]", "critical")
         expect(page.locator("#count")).to_have_text("1 draft")
         expect(page.locator("#d-complaint")).to_have_text(texts["ill"])
-        expect(page.locator("#d-labels")).to_contain_text("critical")
+        expect(page.locator("select[name=fix-severity]")).to_have_value("critical")
         page.fill("#reason", "needs a call from the manager, not a written reply")
         page.click("#reject")
         expect(page.locator("#message")).to_have_text("rejected by maria")
@@ -95,6 +95,11 @@ def test_agent_reviews_three_drafts_in_the_browser(server, settings):
         # Edit the late parcel: type into the draft, save with Ctrl+Enter.
         page.locator("#items li", has_text="parcel").click()
         expect(page.locator("#d-complaint")).to_have_text(texts["late"])
+        # The team reads it as more work than the engine did: one choice corrects it.
+        page.select_option("select[name=fix-effort]", "high")
+        expect(page.locator("#message")).to_have_text(
+            "effort set to high by maria; this team's model learns it")
+        expect(page.locator("select[name=fix-effort]")).to_have_value("high")
         expect(page.locator("#approve")).to_be_enabled()
         page.locator("#d-reply").press("End")
         page.locator("#d-reply").press("Control+End")
@@ -120,8 +125,10 @@ def test_agent_reviews_three_drafts_in_the_browser(server, settings):
     assert {k: store.get(i).status for k, i in ids.items()} == {
         "typo": "approved", "late": "edited", "ill": "rejected"}
     edited = store.audit(ids["late"])
-    assert [e.action for e in edited] == ["created", "edited"]
-    assert edited[1].actor == "maria"
-    assert edited[1].after == edited[1].before + " PS: I've already called the carrier."
+    assert [e.action for e in edited] == ["created", "relabel", "edited"]
+    assert edited[1].actor == edited[2].actor == "maria"
+    assert edited[2].after == edited[2].before + " PS: I've already called the carrier."
+    assert store.get(ids["late"]).classification.effort == "high"
+    assert [e.labels["effort"] for e in acme.learned.examples()] == ["high"]
     assert store.audit(ids["ill"])[1].note.startswith("needs a call")
     assert Path(SHOTS / "3-all-reviewed.png").stat().st_size > 10_000

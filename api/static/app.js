@@ -2,6 +2,14 @@
 "use strict";
 
 const $ = (id) => document.getElementById(id);
+// The labels a reviewer may correct, with their values in order (as the API's enums).
+const CORRECTABLE = {
+  severity: ["low", "medium", "high", "critical"],
+  effort: ["trivial", "low", "medium", "high"],
+  recovery_potential: ["low", "medium", "high"],
+  category: ["delivery", "billing", "product_quality", "service_behaviour", "outage_or_bug",
+             "account_access", "plan_or_policy", "safety_or_health", "other"],
+};
 const state = { items: [], index: -1, draft: null, history: {} };
 
 function el(tag, { dataset = {}, ...props } = {}, ...children) {
@@ -56,6 +64,7 @@ async function loadQueue(keepId) {
         el("span", { className: `badge sev-${c.severity}`, textContent: c.severity }),
         el("span", { className: "badge", textContent: c.effort }),
         el("span", { className: "badge", textContent: c.route.replace("_", " ") }),
+        ...((c.unsure || []).length ? [el("span", { className: "badge unsure", title: `a person should set: ${c.unsure.join(", ")}`, textContent: "unsure" })] : []),
         el("span", { textContent: `${d.language} · ${c.category.replaceAll("_", " ")} · ${age(d.created_at)}` })),
       el("div", { className: "text", textContent: d.complaint }));
   }));
@@ -83,9 +92,14 @@ async function select(i) {
   $("d-status").textContent = d.status.replace("_", " ");
   $("d-complaint").textContent = d.complaint;
   const labels = ["severity", "effort", "recovery_potential", "category", "route"].map((name) =>
-    el("div", { className: "label" },
-      el("span", { className: "muted", textContent: name.replace("_", " ") }),
-      el("b", { textContent: String(c[name]).replaceAll("_", " ") }),
+    el("div", { className: (c.unsure || []).includes(name) ? "label unsure" : "label" },
+      el("span", { className: "muted", textContent: name.replace("_", " ") + sureness(c, name) }),
+      CORRECTABLE[name]
+        ? el("select", { name: `fix-${name}`, title: "correct it: this team's model learns it",
+                         onchange: (event) => correct(name, event.target.value) },
+             ...CORRECTABLE[name].map((value) => el("option", {
+               value, selected: value === c[name], textContent: value.replaceAll("_", " ") })))
+        : el("b", { textContent: String(c[name]).replaceAll("_", " ") }),
       el("ul", {}, ...(c.reasons[name] || []).map((r) =>
         el("li", { textContent: r.history_id ? `${r.detail} [${r.history_id}]` : r.detail })))));
   $("d-labels").replaceChildren(...labels);
@@ -106,6 +120,25 @@ async function select(i) {
     ? `Gesture: ${d.gesture.text} (${d.gesture.value} ${d.gesture.currency}) — ${d.gesture.reason}`
     : "No gesture.";
   refreshButtons();
+}
+
+function sureness(c, name) {
+  if ((c.unsure || []).includes(name)) return " · unsure: please set it";
+  const value = (c.certainty || {})[name];
+  return value === undefined ? "" : ` · ${Math.round(100 * value)} % sure`;
+}
+
+async function correct(name, value) {
+  const d = state.draft;
+  const reviewer = $("reviewer").value.trim();
+  if (!reviewer) { say("Write your name in 'You are' first: every correction is signed.", true); $("reviewer").focus(); return; }
+  try {
+    await api(`/v1/drafts/${d.id}/labels`, { method: "POST", body: JSON.stringify({ reviewer, [name]: value }) });
+    say(`${name.replace("_", " ")} set to ${value.replaceAll("_", " ")} by ${reviewer}; this team's model learns it`);
+    await loadQueue(d.id);
+  } catch (error) {
+    say(error.message, true);
+  }
 }
 
 function refreshButtons() {

@@ -42,6 +42,34 @@ def label_metrics(gold: list[str], pred: list[str], order: list[str] | None) -> 
     return result
 
 
+_BINS = (0.0, 0.5, 0.6, 0.7, 0.8, 0.9, 1.01)
+
+
+def certainty_metrics(items: list[dict[str, Any]], label: str, order: list[str],
+                      coverage: float = 0.8) -> dict[str, Any]:
+    """Whether the engine knows when it is unsure: accuracy and kappa on the `coverage`
+    share of lines it is surest of, and accuracy per band of stated certainty (a reliable
+    engine is right about as often as it says). Lines without a certainty count as unsure."""
+    rated = [(item.get("certainty", {}).get(label, 0.0), item["gold"][label],
+              item["predicted"][label]) for item in items if label in item["gold"]]
+    rated.sort(key=lambda row: -row[0])
+    kept = rated[:max(1, round(coverage * len(rated)))] if rated else []
+    bands = []
+    for low, high in zip(_BINS, _BINS[1:], strict=False):
+        inside = [(g, p) for c, g, p in rated if low <= c < high]
+        if inside:
+            bands.append({"certainty": f"{low:.1f}-{min(high, 1.0):.1f}", "n": len(inside),
+                          "accuracy": sum(g == p for g, p in inside) / len(inside)})
+    return {
+        f"at_{round(coverage * 100)}_coverage": {
+            "n": len(kept),
+            "accuracy": sum(g == p for _, g, p in kept) / len(kept) if kept else None,
+            "quadratic_kappa": quadratic_kappa([g for _, g, _ in kept], [p for _, _, p in kept],
+                                               order) if kept else None},
+        "reliability": bands,
+    }
+
+
 def quadratic_kappa(gold: list[str], pred: list[str], order: list[str]) -> float:
     return agreement(np.array([order.index(g) for g in gold]),
                      np.array([order.index(p) for p in pred]), len(order))

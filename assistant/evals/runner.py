@@ -15,7 +15,7 @@ from ..models import ORDINAL_LABELS, Draft, DraftRequest, HistoryItemIn, Usage
 from ..service import Assistant
 from ..style import word_count
 from .lines import LABELS, EvalLine
-from .metrics import human_agreement, label_metrics
+from .metrics import certainty_metrics, human_agreement, label_metrics
 
 
 def run_eval(assistant: Assistant, lines: list[EvalLine]) -> dict[str, Any]:
@@ -53,6 +53,7 @@ def run_eval(assistant: Assistant, lines: list[EvalLine]) -> dict[str, Any]:
         items.append({"id": line.id, "language": language,
                       "gold": {label: line.labels[label] for label in predicted},
                       "predicted": predicted, "labels_engine": classification.engine,
+                      "certainty": classification.certainty,
                       "engine": answered.engine, "model": answered.model,
                       "fallback_reason": answered.fallback_reason})
         for label, value in predicted.items():
@@ -113,6 +114,8 @@ def run_eval(assistant: Assistant, lines: list[EvalLine]) -> dict[str, Any]:
             "fallback_rate": len(fallbacks) / n if lines else None,
         },
         "fallback_reasons": _most_common_reasons(fallbacks),
+        "certainty": {label: certainty_metrics(items, label, order)
+                      for label, order in ORDINAL_LABELS.items() if gold[label]},
         **({"human_agreement": against_people} if against_people else {}),
         "items": items,
     }
