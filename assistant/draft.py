@@ -10,10 +10,11 @@ import hashlib
 import re
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from .errors import InvalidInput
-from .gesture import gesture_for
+from .gesture import own_gestures
 from .knowledge import GestureOption, Knowledge
 from .language import DRAFT_LANGUAGES
 from .models import Classification, Draft, FollowUp, Gesture, HistoryItem, Recall, Severity
@@ -47,6 +48,32 @@ class Wording:
         choices = kept or options
         digest = hashlib.sha256(f"{part}\n{self.text}".encode()).digest()
         return choices[int.from_bytes(digest[:4], "big") % len(choices)]
+
+
+@dataclass(frozen=True)
+class Switched:
+    """A reviewer's choice of gesture (None: no gesture) for a draft worded again."""
+
+    gesture: Gesture | None
+
+
+def gesture_options(
+    knowledge: Knowledge, recall: Recall | None, severity: Severity, language: str,
+    today: date, cooldown_days: int,
+) -> tuple[list[tuple[Gesture, list[str]]], list[str]]:
+    """What a draft may offer, best first, each with the history items that ground it: a
+    catalogue gesture matching a stated preference, then the customer's own items, then the
+    largest generic gesture within the cap; and the history items that ruled some out. The
+    first is drafted; a reviewer may switch to another."""
+    catalogue, ruled_out = choose_gesture(knowledge, recall, severity, language, today,
+                                          cooldown_days)
+    own = own_gestures(knowledge, recall, severity, today, cooldown_days)
+    if catalogue is None:
+        return own, ruled_out
+    if catalogue.based_on is not None:
+        ruled_out.remove(catalogue.based_on)
+        return [(catalogue, [catalogue.based_on]), *own], ruled_out
+    return [*own, (catalogue, [])], ruled_out
 
 
 def choose_gesture(
@@ -142,11 +169,12 @@ def require_draft_language(language: str) -> str:
 def compose(
     understood: Understood, classification: Classification, recall: Recall | None,
     knowledge: Knowledge, today: date, cooldown_days: int, signer: str | None = None,
-    team_replies: Sequence[str] = (),
+    team_replies: Sequence[str] = (), switched: Switched | None = None,
 ) -> Draft:
     """The reply from the phrase bank, naming the failure by the complaint's own cues;
     `team_replies` are the team's approved replies of the same language and category, whose
-    phrasings are preferred."""
+    phrasings are preferred. `switched` is a reviewer's choice among the gesture options
+    (or no gesture), worded instead of the first option."""
     text, language = understood.text, classification.language
     wording = Wording(text, team_replies)
     bank = knowledge.phrases[language]
@@ -158,6 +186,7 @@ def compose(
 
     parts = [wording.pick(bank.greeting, "greeting")]
     gesture: Gesture | None = None
+    options: list[Gesture] = []
     used: list[str] = list(classification.history_used)
     if severity is Severity.critical:
         parts += [wording.pick(bank.apology_critical, "apology").format(failure=failure),
@@ -168,14 +197,14 @@ def compose(
         parts += [wording.pick(bank.apology, "apology").format(failure=failure),
                   wording.pick(bank.ownership, "ownership"),
                   wording.pick(bank.fix[category], "fix").format(when=when) + "."]
-        gesture, gesture_used = choose_gesture(
-            knowledge, recall, severity, language, today, cooldown_days)
-        if gesture is None or gesture.based_on is None:  # no named gesture fits them
-            own, own_used = gesture_for(knowledge, recall, severity, language, today,
-                                        cooldown_days)
-            if own is not None:
-                gesture, gesture_used = own, own_used
-        used += gesture_used
+        grounded, ruled_out = gesture_options(knowledge, recall, severity, language, today,
+                                              cooldown_days)
+        options = [option for option, _ in grounded]
+        gesture, grounds = grounded[0] if grounded else (None, [])
+        if switched is not None:
+            gesture = switched.gesture
+            grounds = next((ids for option, ids in grounded if option == gesture), [])
+        used += ruled_out + grounds
         if gesture and gesture.kind == "history":
             parts.append(wording.pick(bank.gesture_item, "gesture").format(item=gesture.text))
         elif gesture and gesture.based_on and recall:
@@ -202,7 +231,7 @@ def compose(
         id=uuid.uuid4().hex, created_at=datetime.now(UTC), customer_id=(
             recall.customer_id if recall else None),
         complaint=text, language=language, signer=signer, classification=classification,
-        reply=reply, gesture=gesture, follow_up=follow_up,
+        reply=reply, gesture=gesture, gesture_options=options, follow_up=follow_up,
         history_used=list(dict.fromkeys(used)), checks=checks,
         engine=classification.engine, model=classification.model,
         prompt_version=classification.prompt_version,

@@ -70,21 +70,20 @@ def from_history(recall: Recall | None, today: date, cooldown_days: int) -> list
             and not _excluded(choice.words, excluded)]
 
 
-def gesture_for(
-    knowledge: Knowledge, recall: Recall | None, severity: Severity, language: str,
-    today: date, cooldown_days: int,
-) -> tuple[Gesture | None, list[str]]:
-    """The customer's own best option within the policy cap; None when they have none (the
-    catalogue then decides, `draft.choose_gesture`)."""
+def own_gestures(
+    knowledge: Knowledge, recall: Recall | None, severity: Severity, today: date,
+    cooldown_days: int,
+) -> list[tuple[Gesture, list[str]]]:
+    """The customer's own options within the policy cap, best first, each with the history
+    items that ground it; none where the harm is serious or the policy offers no own items
+    (the catalogue then decides, `draft.gesture_options`)."""
     policy = knowledge.policy
     if severity is Severity.critical or "own_items" not in policy.offers:
-        return None, []
+        return []
     value = min(policy.treat_value, policy.caps[severity])
-    for choice in from_history(recall, today, cooldown_days):
-        return Gesture(kind="history", text=choice.words, value=value,
-                       currency=policy.currency, based_on=choice.history_ids[0],
-                       reason=choice.reason), choice.history_ids
-    return None, []
+    return [(Gesture(kind="history", text=choice.words, value=value, currency=policy.currency,
+                     based_on=choice.history_ids[0], reason=choice.reason), choice.history_ids)
+            for choice in from_history(recall, today, cooldown_days)]
 
 
 def _liked(text: str) -> str | None:

@@ -311,6 +311,9 @@ class Draft(EngineInfo):
     classification: Classification
     reply: str
     gesture: Gesture | None
+    gesture_options: list[Gesture] = Field(
+        default_factory=list, description="What the draft could offer, best first (the "
+        "first is drafted): a reviewer may switch to another, or to none.")
     follow_up: FollowUp | None
     history_used: list[str]
     checks: dict[str, CheckResult]
@@ -345,6 +348,9 @@ class ReviewIn(BaseModel):
     ] | None = Field(None, description="Why; required for reject.")
 
 
+CORRECTABLE_LABELS = ("severity", "effort", "recovery_potential", "category")
+
+
 class LabelCorrection(BaseModel):
     """A reviewer's corrected labels for a draft's complaint: audited, and taught to this
     tenant's offline model from its next classification on."""
@@ -365,9 +371,18 @@ class LabelCorrection(BaseModel):
         return self
 
     def given(self) -> dict[str, str]:
-        return {name: str(getattr(self, name)) for name in
-                ("severity", "effort", "recovery_potential", "category")
+        return {name: str(getattr(self, name)) for name in CORRECTABLE_LABELS
                 if getattr(self, name) is not None}
+
+
+class GestureSwitch(BaseModel):
+    """A reviewer's choice among a pending draft's `gesture_options` (by position, 0 the
+    first), or `null` for no gesture; the reply is worded again with it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reviewer: Annotated[NonBlank, StringConstraints(max_length=80)]
+    option: int | None = Field(ge=0, le=50)
 
 
 class CorrectedLabels(BaseModel):
@@ -414,6 +429,17 @@ class ReviewStats(BaseModel):
         description="Mean edit distance / words of the draft, 0..1, over edited replies.")
 
 
+class LabelAgreement(BaseModel):
+    """How often people left the engine's labels as they were."""
+
+    period: str = Field(description="'all', or an ISO week (2026-W48) of the drafts' creation.")
+    checked: int = Field(description="Drafts a person reviewed or relabelled.")
+    agreement: dict[str, float | None] = Field(
+        description="Per label, the share of checked drafts whose label nobody corrected.")
+
+
 class StatsReport(ReviewStats):
     by: dict[str, dict[str, ReviewStats]] = Field(
         description="The same figures by category, severity, effort, language and engine.")
+    label_agreement: list[LabelAgreement] = Field(
+        default_factory=list, description="Engine vs reviewers: overall, then by week.")

@@ -23,10 +23,12 @@ from sqlalchemy.orm import Session
 
 from .errors import Conflict, InvalidInput, NotFound, Unavailable
 from .models import (
+    CORRECTABLE_LABELS,
     Draft,
     DraftPage,
     DraftStatus,
     FollowUpDue,
+    LabelAgreement,
     Reason,
     ReviewAction,
     ReviewEvent,
@@ -177,6 +179,19 @@ class DraftStore:
             session.flush()
             return _to_draft(row)
 
+    def reworded(self, draft: Draft, reviewer: str, note: str) -> Draft:
+        """A pending draft worded again (another gesture), in its audit log."""
+        with self._session() as session:
+            row = self._row(session, draft.id)
+            if row.status != DraftStatus.pending_review.value:
+                raise Conflict(f"draft {draft.id} was already reviewed ({row.status})")
+            session.add(EventRow(draft_id=draft.id, at=datetime.now(UTC), actor=reviewer,
+                                 action="reworded", before=row.reply, after=draft.reply,
+                                 note=note))
+            row.reply, row.payload = draft.reply, draft.model_dump(mode="json")
+            row.follow_up_due = draft.follow_up.due if draft.follow_up else None
+            return _to_draft(row)
+
     def relabelled(self, draft_id: str, reviewer: str, before: dict[str, str],
                    after: dict[str, str], route_reasons: list[Reason]) -> None:
         """A reviewer's label correction: the draft shows the labels as the reviewer left them
@@ -231,7 +246,37 @@ class DraftStore:
             **overall.model_dump(),
             by={name: {value: _figures(rows) for value, rows in sorted(found.items())}
                 for name, found in groups.items()},
+            label_agreement=self._label_agreement(),
         )
+
+    def _label_agreement(self) -> list[LabelAgreement]:
+        """Per label, the share of drafts a person checked (reviewed or relabelled) whose
+        label nobody corrected; overall and by the week the draft was made."""
+        with self._session() as session:
+            checked = {draft_id: as_utc(created) for draft_id, created in session.execute(
+                select(DraftRow.id, DraftRow.created_at).where(
+                    DraftRow.status != DraftStatus.pending_review.value))}
+            corrected: dict[str, set[str]] = defaultdict(set)
+            for draft_id, created, before, after in session.execute(
+                    select(EventRow.draft_id, DraftRow.created_at, EventRow.before,
+                           EventRow.after).join(DraftRow, DraftRow.id == EventRow.draft_id)
+                    .where(EventRow.action == "relabel")):
+                checked[draft_id] = as_utc(created)
+                old, new = json.loads(before or "{}"), json.loads(after or "{}")
+                corrected[draft_id] |= {label for label in CORRECTABLE_LABELS
+                                        if old.get(label) != new.get(label)}
+        weeks: dict[str, list[str]] = defaultdict(list)
+        for draft_id, created in checked.items():
+            year, week, _ = created.isocalendar()
+            weeks[f"{year}-W{week:02d}"].append(draft_id)
+
+        def agreement(period: str, drafts: list[str]) -> LabelAgreement:
+            return LabelAgreement(period=period, checked=len(drafts), agreement={
+                label: (sum(label not in corrected[d] for d in drafts) / len(drafts)
+                        if drafts else None) for label in CORRECTABLE_LABELS})
+
+        return [agreement("all", list(checked)),
+                *(agreement(week, drafts) for week, drafts in sorted(weeks.items()))]
 
     def team_replies(self, language: str, category: str, limit: int = 3) -> list[str]:
         """The team's own approved and edited replies, newest first: its voice to imitate.

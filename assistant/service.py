@@ -22,7 +22,7 @@ from pydantic import BaseModel, Field
 from .classify import ENGINE as OFFLINE_ENGINE
 from .classify import ExampleIndex, OfflineClassifier
 from .cues import find_cues
-from .draft import compose, require_draft_language
+from .draft import Switched, compose, gesture_options, require_draft_language
 from .embeddings import make_embeddings
 from .errors import InvalidInput
 from .history import ChromaConnection, HistoryStore
@@ -37,6 +37,7 @@ from .models import (
     Draft,
     DraftRequest,
     Effort,
+    GestureSwitch,
     HistoryItem,
     HistoryItemIn,
     LabelCorrection,
@@ -170,6 +171,35 @@ class Assistant:
                                       labels=after)],
                          source="review", actor=correction.reviewer, draft_id=draft_id)
         return after | {"route": route.value}
+
+    def switch_gesture(self, draft_id: str, switch: GestureSwitch) -> Draft:
+        """A pending draft worded again by the offline composer with the gesture the reviewer
+        chose among its options (or none); its labels and options stay as they were."""
+        draft = self.drafts.get(draft_id)
+        if switch.option is not None and switch.option >= len(draft.gesture_options):
+            raise InvalidInput(f"draft {draft_id} has {len(draft.gesture_options)} gesture "
+                               f"options; choose 0-{len(draft.gesture_options) - 1} or null")
+        chosen = None if switch.option is None else draft.gesture_options[switch.option]
+        request = DraftRequest(text=draft.complaint, customer_id=draft.customer_id,
+                               signer=draft.signer)
+        understood = self.understand(request)
+        recall = self.recall(understood, self.embed([request.text])[0])
+        policy = self.policies.current()
+        cooldown = (policy.cooldown_days if policy.cooldown_days is not None
+                    else self.settings.gesture_cooldown_days)
+        language = require_draft_language(draft.classification.language)
+        again = compose(understood, draft.classification, recall,
+                        replace(self.knowledge, policy=policy), self._today(), cooldown,
+                        signer=draft.signer, switched=Switched(chosen),
+                        team_replies=self.drafts.team_replies(
+                            language, draft.classification.category.value))
+        kept = again.model_copy(update={
+            "id": draft.id, "created_at": draft.created_at, "triage_run": draft.triage_run,
+            "gesture_options": draft.gesture_options, "engine": OFFLINE_ENGINE,
+            "model": self.classifier.model, "prompt_version": self.knowledge.version,
+            "fallback_reason": None, "usage": draft.usage})
+        return self.drafts.reworded(kept, switch.reviewer,
+                                    f"gesture: {chosen.text if chosen else 'none'}")
 
     def today(self) -> date:
         return self._today()
@@ -331,10 +361,16 @@ class Assistant:
             from .llm import LLMFailure
 
             try:
-                return llm.draft(case.understood, labels, case.recall, today, signer,
-                                 team_replies, knowledge, cooldown)
+                written = llm.draft(case.understood, labels, case.recall, today, signer,
+                                    team_replies, knowledge, cooldown)
             except LLMFailure as failure:
                 fallback_reason, usage = f"draft: {failure}", usage.plus(failure.usage)
+            else:  # what a reviewer may switch to, as the offline composer would offer it
+                options = [] if labels.severity is Severity.critical else [
+                    option for option, _ in gesture_options(
+                        knowledge, case.recall, labels.severity, labels.language, today,
+                        cooldown)[0]]
+                return written.model_copy(update={"gesture_options": options})
         draft = compose(case.understood, labels, case.recall, knowledge, today, cooldown,
                         signer=signer, team_replies=team_replies)
         return draft.model_copy(update={

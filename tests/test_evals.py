@@ -87,7 +87,10 @@ def test_eval_command_writes_the_product_format(tmp_path):
     assert "## Against the annotators" in text and "| severity | sv | 1 |" in text
     second = report["items"][1]  # labels only, no text
     assert set(second) == {"id", "language", "gold", "predicted", "labels_engine", "engine",
-                           "model", "fallback_reason"}
+                           "model", "fallback_reason", "certainty"}
+    assert set(second["certainty"]) == {"severity", "effort", "recovery_potential"}
+    # Knowing when unsure: the surest 80 % of lines, and accuracy by stated certainty.
+    assert set(report["certainty"]["severity"]) == {"at_80_coverage", "reliability"}
     assert (second["engine"], second["fallback_reason"]) == ("offline", None)
     assert report["cost"]["fallback_rate"] == 0 and report["fallback_reasons"] == []
     assert r.stdout.startswith("engine offline\n")

@@ -155,3 +155,51 @@ def test_each_tenant_sets_its_own_policy_over_the_api(tmp_path):
     assert streamed["gesture"]["kind"] == "month_free", streamed["gesture"]
     assert "Yirgacheffe" in roasted["reply"] and roasted["gesture"]["kind"] == "history"
     assert bad.status_code == 422 and "offers" in bad.text
+
+
+def test_a_reviewer_switches_the_gesture_among_the_options(tmp_path):
+    """A guest who keeps ordering the same herbal tea and once said they love the sauna:
+    both are options, with the policy's generic gesture last. The reviewer switches to the
+    second, then to none; each time the reply is worded again and audited; once approved, the
+    draft is no longer switched."""
+    assistant = new_assistant(Settings(data_dir=tmp_path, engine="offline"))
+    with api_client(assistant) as client:
+        client.post("/v1/customers/room-77/history", json=[
+            {"id": "r77-p1", "kind": "preference", "text": "Loves the evening sauna",
+             "at": "2026-10-01"},
+            {"id": "r77-o1", "kind": "order", "text": "Rooibos tea pot", "at": "2026-11-20"},
+            {"id": "r77-o2", "kind": "order", "text": "Rooibos tea pot", "at": "2026-11-21"},
+        ]).raise_for_status()
+        draft = client.post("/v1/drafts", json={
+            "text": "Nobody cleaned our room yesterday.", "customer_id": "room-77"}).json()
+        options = draft["gesture_options"]
+        assert len(options) >= 3 and draft["gesture"] == options[0]
+        assert [o["kind"] for o in options[:2]] == ["history", "history"]
+        assert "sauna" in options[0]["text"].lower() and "rooibos" in options[1]["text"].lower()
+
+        second = client.post(f"/v1/drafts/{draft['id']}/gesture",
+                             json={"reviewer": "maria", "option": 1})
+        assert second.status_code == 200, second.text
+        second = second.json()
+        assert second["gesture"] == options[1] and second["gesture_options"] == options
+        assert "rooibos" in second["reply"].lower() and "sauna" not in second["reply"].lower()
+        assert {"r77-o1", "r77-o2"} <= set(second["history_used"])
+        assert second["id"] == draft["id"] and second["status"] == "pending_review"
+
+        none = client.post(f"/v1/drafts/{draft['id']}/gesture",
+                           json={"reviewer": "maria", "option": None}).json()
+        assert none["gesture"] is None and "rooibos" not in none["reply"].lower()
+        assert none["checks"]["language"]["passed"]
+
+        wrong = client.post(f"/v1/drafts/{draft['id']}/gesture",
+                            json={"reviewer": "maria", "option": len(options)})
+        assert wrong.status_code == 422 and "gesture options" in wrong.text
+        audit = client.get(f"/v1/drafts/{draft['id']}/audit").json()
+        assert [e["action"] for e in audit] == ["created", "reworded", "reworded"]
+        assert audit[1]["after"] == second["reply"] and audit[2]["note"] == "gesture: none"
+
+        client.post(f"/v1/drafts/{draft['id']}/review",
+                    json={"action": "approve", "reviewer": "maria"}).raise_for_status()
+        late = client.post(f"/v1/drafts/{draft['id']}/gesture",
+                           json={"reviewer": "maria", "option": 0})
+        assert late.status_code == 409

@@ -66,6 +66,14 @@ def test_a_reviewers_label_correction_is_audited_and_learned(tmp_path):
         unknown = client.post("/v1/drafts/" + "0" * 32 + "/labels",
                               json={"reviewer": "maria", "effort": "low"})
         assert unknown.status_code == 404
+        # Engine vs reviewers: two drafts checked (one relabelled, one approved as it was).
+        second = client.post("/v1/drafts", json={"text": PROBES[1]}).json()
+        client.post(f"/v1/drafts/{second['id']}/review",
+                    json={"action": "approve", "reviewer": "maria"}).raise_for_status()
+        agreement = client.get("/v1/stats").json()["label_agreement"]
+        assert agreement[0] == {"period": "all", "checked": 2, "agreement": {
+            "severity": 0.5, "effort": 1.0, "recovery_potential": 1.0, "category": 1.0}}
+        assert agreement[1]["period"].startswith("20") and agreement[1]["checked"] == 2
     learned = assistant.learned.examples()
     assert [(e.text, e.labels["severity"]) for e in learned] == [(
         assistant.drafts.get(draft["id"]).complaint, "critical")]
@@ -74,4 +82,5 @@ def test_a_reviewers_label_correction_is_audited_and_learned(tmp_path):
     with api_client(assistant, "other") as client:
         assert client.post(f"/v1/drafts/{draft['id']}/labels",
                            json={"reviewer": "x", "effort": "low"}).status_code == 404
+        assert client.get("/v1/stats").json()["label_agreement"][0]["checked"] == 0
     assert len(assistant.learned.examples()) == 1

@@ -100,6 +100,13 @@ def test_agent_reviews_three_drafts_in_the_browser(server, settings):
         expect(page.locator("#message")).to_have_text(
             "effort set to high by maria; this team's model learns it")
         expect(page.locator("select[name=fix-effort]")).to_have_value("high")
+        # No gesture for this one: one click words the reply again without it.
+        gesture = acme.drafts.get(ids["late"]).gesture
+        assert gesture is not None and gesture.text in page.locator("#d-reply").input_value()
+        page.click("#d-gesture button[data-option=none]")
+        expect(page.locator("#message")).to_have_text("gesture removed by maria")
+        expect(page.locator("#d-gesture")).to_contain_text("No gesture.")
+        assert gesture.text not in page.locator("#d-reply").input_value()
         expect(page.locator("#approve")).to_be_enabled()
         page.locator("#d-reply").press("End")
         page.locator("#d-reply").press("Control+End")
@@ -125,9 +132,9 @@ def test_agent_reviews_three_drafts_in_the_browser(server, settings):
     assert {k: store.get(i).status for k, i in ids.items()} == {
         "typo": "approved", "late": "edited", "ill": "rejected"}
     edited = store.audit(ids["late"])
-    assert [e.action for e in edited] == ["created", "relabel", "edited"]
-    assert edited[1].actor == edited[2].actor == "maria"
-    assert edited[2].after == edited[2].before + " PS: I've already called the carrier."
+    assert [e.action for e in edited] == ["created", "relabel", "reworded", "edited"]
+    assert edited[1].actor == edited[2].actor == edited[3].actor == "maria"
+    assert edited[3].after == edited[3].before + " PS: I've already called the carrier."
     assert store.get(ids["late"]).classification.effort == "high"
     assert [e.labels["effort"] for e in acme.learned.examples()] == ["high"]
     assert store.audit(ids["ill"])[1].note.startswith("needs a call")

@@ -14,6 +14,7 @@ from assistant.models import (
     DraftStatus,
     Effort,
     FollowUpDue,
+    GestureSwitch,
     IsoDate,
     LabelCorrection,
     ReviewEvent,
@@ -63,6 +64,14 @@ async def get_draft(draft_id: DraftPath, assistant: AssistantDep) -> Draft:
 async def review_draft(draft_id: DraftPath, body: ReviewIn, assistant: AssistantDep) -> Draft:
     """Approve, edit (with the new text) or reject (with a reason). Nothing is sent."""
     return await run_in_threadpool(assistant.drafts.review, draft_id, body)
+
+
+@router.post("/drafts/{draft_id}/gesture", response_model=Draft)
+async def switch_gesture(draft_id: DraftPath, body: GestureSwitch,
+                         assistant: AssistantDep) -> Draft:
+    """Word a pending draft again with another of its `gesture_options` (by position), or
+    with none (`"option": null`); audited as `reworded`. 409 once reviewed."""
+    return await run_in_threadpool(assistant.switch_gesture, draft_id, body)
 
 
 @router.post("/drafts/{draft_id}/labels", response_model=CorrectedLabels)

@@ -116,10 +116,35 @@ async function select(i) {
     el("li", { className: r.passed ? "pass" : "fail", title: r.detail,
                textContent: `${r.passed ? "✓" : "✗"} ${name.replace("_", " ")}` })));
   $("reason").value = "";
-  $("d-gesture").textContent = d.gesture
-    ? `Gesture: ${d.gesture.text} (${d.gesture.value} ${d.gesture.currency}) — ${d.gesture.reason}`
-    : "No gesture.";
+  const options = d.gesture_options || [];
+  const current = options.findIndex((o) => d.gesture && o.text === d.gesture.text && o.kind === d.gesture.kind);
+  const choices = d.status === "pending_review" && options.length
+    ? [el("span", { className: "muted", textContent: " Switch to: " }),
+       ...options.map((o, i) => el("button", {
+         type: "button", className: "option", disabled: i === current, dataset: { option: String(i) },
+         title: o.reason, textContent: `${o.text} (${o.value} ${o.currency})`,
+         onclick: () => switchGesture(i) })),
+       el("button", { type: "button", className: "option", disabled: !d.gesture,
+                      dataset: { option: "none" }, textContent: "no gesture",
+                      onclick: () => switchGesture(null) })]
+    : [];
+  $("d-gesture").replaceChildren(
+    d.gesture ? `Gesture: ${d.gesture.text} (${d.gesture.value} ${d.gesture.currency}) — ${d.gesture.reason}.`
+              : "No gesture.", ...choices);
   refreshButtons();
+}
+
+async function switchGesture(option) {
+  const d = state.draft;
+  const reviewer = $("reviewer").value.trim();
+  if (!reviewer) { say("Write your name in 'You are' first: every change is signed.", true); $("reviewer").focus(); return; }
+  try {
+    const done = await api(`/v1/drafts/${d.id}/gesture`, { method: "POST", body: JSON.stringify({ reviewer, option }) });
+    say(done.gesture ? `gesture switched to ${done.gesture.text} by ${reviewer}` : `gesture removed by ${reviewer}`);
+    await loadQueue(d.id);
+  } catch (error) {
+    say(error.message, true);
+  }
 }
 
 function sureness(c, name) {
