@@ -103,9 +103,11 @@ def _scenario_eval(tmp_path: Path, name: str) -> dict:
 
 
 @pytest.mark.parametrize(("name", "right"), [
-    # Written before the gesture code; right gesture 0.0 before it on both.
+    # The first two written before the gesture code (right gesture 0.0 before it); the
+    # issue's bar is 90 % right and no forbidden gesture.
     ("gestures-v1.jsonl", 1.0),        # the part the code was developed against
     ("gestures-heldout.jsonl", 0.9),   # never tuned on: 9 of 10 (the miss: evals/README.md)
+    ("gestures-heldout-2.jsonl", 0.9),  # written after the code, run once: 27 of 29
 ])
 def test_the_scenario_sets(tmp_path, name, right):
     drafts = _scenario_eval(tmp_path, name)
