@@ -62,9 +62,9 @@ def gesture_options(
     today: date, cooldown_days: int,
 ) -> tuple[list[tuple[Gesture, list[str]]], list[str]]:
     """What a draft may offer, best first, each with the history items that ground it: a
-    catalogue gesture matching a stated preference, then the customer's own items, then the
-    largest generic gesture within the cap; and the history items that ruled some out. The
-    first is drafted; a reviewer may switch to another."""
+    stated preference in the customer's own words, the catalogue gesture it names, the
+    customer's other own items, then the largest generic gesture within the cap; and the
+    history items that ruled some out. The first is drafted; a reviewer may switch."""
     catalogue, ruled_out = choose_gesture(knowledge, recall, severity, language, today,
                                           cooldown_days)
     own = own_gestures(knowledge, recall, severity, today, cooldown_days)
@@ -72,7 +72,11 @@ def gesture_options(
         return own, ruled_out
     if catalogue.based_on is not None:
         ruled_out.remove(catalogue.based_on)
-        return [(catalogue, [catalogue.based_on]), *own], ruled_out
+        # The customer's own words for the same liked thing come first ("the blueberry
+        # porridge", not the catalogue's "breakfast" that the preference mentions).
+        same = [option for option in own if option[0].based_on == catalogue.based_on]
+        rest = [option for option in own if option[0].based_on != catalogue.based_on]
+        return [*same, (catalogue, [catalogue.based_on]), *rest], ruled_out
     return [*own, (catalogue, [])], ruled_out
 
 

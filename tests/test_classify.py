@@ -303,3 +303,30 @@ def test_each_label_says_how_sure_it_is_and_unsure_ones_go_to_a_person(offline_a
             update={"label_certainty_floor": floor})
     assert unsure.unsure == [label for label, value in late.certainty.items() if value < 0.999]
     assert late.unsure == [label for label, value in late.certainty.items() if value < floor]
+
+
+@pytest.mark.parametrize("text", [
+    "Die Vase kam zerbrochen an.",                               # zerbrochen is not erbrochen
+    "Das Paket wurde dem falschen Nachbarn übergeben und ist weg.",  # handed over, not vomited
+    "Die Pizza war total verbrannt.",                            # burnt food, nobody burnt
+    "Meine Haare wurden völlig schief geschnitten.",             # a haircut, not a wound
+    "Die Rechnung betrug 240 Euro statt 200.",                   # amounted to, not fraud
+    "Die Knoblauchpresse ist nach einer Woche gebrochen.",        # a garlic press, not the press
+    "Meine Zeitung kam heute nicht.",                            # a newspaper, not going public
+    "Your hospitality was disappointing, the room was dusty.",   # not a hospital
+])
+def test_a_word_inside_another_is_no_harm(offline_assistant, text):
+    """Harm, fraud and going public are hard floors (critical): their cues must not fire on
+    a word that only contains them."""
+    assert offline_assistant.classify(ComplaintIn(text=text)).severity != "critical"
+
+
+@pytest.mark.parametrize("text", [
+    "Ich habe mich nach dem Essen die ganze Nacht übergeben.",
+    "Mein Sohn hat nach dem Essen erbrochen.",
+    "Ich habe mich an der kaputten Tür geschnitten und musste genäht werden.",
+    "Das ist Betrug, ihr habt mein Konto ohne Erlaubnis belastet.",
+    "We ended up in hospital after the meal.",
+])
+def test_the_same_cues_still_find_harm(offline_assistant, text):
+    assert offline_assistant.classify(ComplaintIn(text=text)).severity == "critical"
