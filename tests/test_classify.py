@@ -314,6 +314,7 @@ def test_each_label_says_how_sure_it_is_and_unsure_ones_go_to_a_person(offline_a
     "Die Knoblauchpresse ist nach einer Woche gebrochen.",        # a garlic press, not the press
     "Meine Zeitung kam heute nicht.",                            # a newspaper, not going public
     "Your hospitality was disappointing, the room was dusty.",   # not a hospital
+    "Det skar sig mellan oss och säljaren, men varan var hel.",    # an idiom: fell out
 ])
 def test_a_word_inside_another_is_no_harm(offline_assistant, text):
     """Harm, fraud and going public are hard floors (critical): their cues must not fire on
@@ -327,6 +328,9 @@ def test_a_word_inside_another_is_no_harm(offline_assistant, text):
     "Ich habe mich an der kaputten Tür geschnitten und musste genäht werden.",
     "Das ist Betrug, ihr habt mein Konto ohne Erlaubnis belastet.",
     "We ended up in hospital after the meal.",
+    "Min dotter fick en glasbit i munnen och skar sig illa.",   # someone else was hurt
+    "Datteren min kuttet seg på en glassbit i salaten.",
+    "My son cut himself on a broken glass at your table.",
 ])
 def test_the_same_cues_still_find_harm(offline_assistant, text):
     assert offline_assistant.classify(ComplaintIn(text=text)).severity == "critical"
