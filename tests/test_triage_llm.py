@@ -90,6 +90,12 @@ def test_triage_through_the_batch_api(tmp_path):
     assert summary.selected == low == len(rows) == len({r["ticket_id"] for r in rows})
     assert [r for r in rows if r["fallback_reason"]] == [] and live.engine == "llm"
     assert all(r["engine"] == "llm" for r in rows)
+    # Themes through the Batch API too, from the vectors its offline pass kept (the export
+    # repeats 14 complaints, so some of its 19 low tickets share one).
+    themes = json.loads((tmp_path / "out" / "themes.json").read_text())
+    assert summary.themes == len(themes) > 0
+    assert {r["theme"] for r in rows} - {None} == {t["id"] for t in themes}
+    assert sum(t["count"] for t in themes) == sum(r["theme"] is not None for r in rows)
     classify, draft = fake.batches.values()
     assert [b["metadata"]["phase"] for b in (classify, draft)] == ["classify", "draft"]
     assert all(b["status"] == "completed" for b in (classify, draft))
