@@ -20,6 +20,7 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from .classify import ENGINE as OFFLINE_ENGINE
+from .classify import MODEL as OFFLINE_MODEL
 from .classify import ExampleIndex, OfflineClassifier
 from .cues import find_cues
 from .draft import Switched, compose, gesture_options, require_draft_language
@@ -32,6 +33,7 @@ from .knowledge import load_knowledge
 from .language import warm_up
 from .learning import LearnedLine, LearnedStore
 from .models import (
+    CORRECTABLE_LABELS,
     Classification,
     ComplaintIn,
     Draft,
@@ -157,20 +159,17 @@ class Assistant:
         complaint as the draft holds it. Returns the labels as the reviewer left them."""
         draft = self.drafts.get(draft_id)
         labels = draft.classification
-        before = {"severity": labels.severity, "effort": labels.effort,
-                  "recovery_potential": labels.recovery_potential, "category": labels.category}
-        after = {**{k: str(v) for k, v in before.items()}, **correction.given()}
+        before = {name: str(getattr(labels, name)) for name in CORRECTABLE_LABELS}
+        after = before | correction.given()
         reasons = Reasons()
         route = decide_route(Severity(after["severity"]), Effort(after["effort"]),
                              RecoveryPotential(after["recovery_potential"]), reasons)
-        self.drafts.relabelled(
-            draft_id, correction.reviewer,
-            {k: str(v) for k, v in before.items()} | {"route": labels.route.value},
-            after | {"route": route.value}, reasons.route)
+        self.drafts.relabelled(draft_id, correction.reviewer, before | {"route": labels.route},
+                               after | {"route": route}, reasons.route)
         self.learned.add([LearnedLine(text=draft.complaint, language=labels.language,
                                       labels=after)],
                          source="review", actor=correction.reviewer, draft_id=draft_id)
-        return after | {"route": route.value}
+        return after | {"route": route}
 
     def switch_gesture(self, draft_id: str, switch: GestureSwitch) -> Draft:
         """A pending draft worded again by the offline composer with the gesture the reviewer
@@ -196,7 +195,7 @@ class Assistant:
         kept = again.model_copy(update={
             "id": draft.id, "created_at": draft.created_at, "triage_run": draft.triage_run,
             "gesture_options": draft.gesture_options, "engine": OFFLINE_ENGINE,
-            "model": self.classifier.model, "prompt_version": self.knowledge.version,
+            "model": OFFLINE_MODEL, "prompt_version": self.knowledge.version,
             "fallback_reason": None, "usage": draft.usage})
         return self.drafts.reworded(kept, switch.reviewer,
                                     f"gesture: {chosen.text if chosen else 'none'}")
@@ -212,7 +211,7 @@ class Assistant:
     def model(self) -> str:
         """The model that labels and writes: the one the server says it serves when it says."""
         if self.llm is None:
-            return self.classifier.model
+            return OFFLINE_MODEL
         from .llm import ChatCaller
 
         caller = self.llm.caller
@@ -295,18 +294,19 @@ class Assistant:
         """The offline engine's proposal through the rubric. A complaint with sentences
         addressed to the model is read a second time without them, and the stricter reading
         is kept, so an appended instruction cannot soften the labels."""
-        proposal, confidence = self.classifier.propose(understood.reading, vector)
+        classifier = self.classifier  # this tenant's model, looked up once per complaint
+        proposal, confidence = classifier.propose(understood.reading, vector)
         labels = apply_rubric(proposal, understood.reading.hits, recall)
         if understood.own_words is not None:
             own = Reading(understood.own_words, find_cues(
                 understood.own_words, understood.language, self.knowledge))
-            clean, _ = self.classifier.propose(own, self.embed([own.text])[0])
+            clean, _ = classifier.propose(own, self.embed([own.text])[0])
             labels = never_softer(labels, apply_rubric(clean, own.hits, recall),
                                   "the reading without the sentences addressed to the model")
         return self._classification(
             labels, understood, confidence, Usage(),
             warnings_for(understood.text, recall, self.knowledge.injection),
-            engine=OFFLINE_ENGINE, model=self.classifier.model,
+            engine=OFFLINE_ENGINE, model=OFFLINE_MODEL,
             prompt_version=self.knowledge.version)
 
     def model_labels(
@@ -374,7 +374,7 @@ class Assistant:
         draft = compose(case.understood, labels, case.recall, knowledge, today, cooldown,
                         signer=signer, team_replies=team_replies)
         return draft.model_copy(update={
-            "engine": OFFLINE_ENGINE, "model": self.classifier.model,
+            "engine": OFFLINE_ENGINE, "model": OFFLINE_MODEL,
             "prompt_version": self.knowledge.version, "fallback_reason": fallback_reason,
             "usage": usage,
         })

@@ -119,7 +119,7 @@ def _themes(assistant: Assistant, job: Job, rows: list[TriageRow]
             ) -> tuple[list[Theme], dict[str, int]]:
     """The run's themes, compared with the tenant's previous run and remembered for the
     next one."""
-    index = assistant.classifier.index
+    index = assistant.shipped_classifier.index  # our examples, the same for every tenant
     directions = LanguageDirections(index.matrix, [e.language for e in index.examples])
     themes, of_ticket = find_themes(rows, job.vectors(rows), directions)
     memory = ThemeMemory(assistant.drafts.db, assistant.tenant)
