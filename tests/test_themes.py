@@ -1,6 +1,7 @@
 """Themes over a generated export with planted themes: each the same complaint in other
 words and languages, among different complaints. `themes-tune.jsonl` is what the clustering
-was developed on; `themes-heldout.jsonl` was scored once, before this test existed."""
+was developed on; `themes-heldout.jsonl` and `themes-heldout-2.jsonl` were written before the
+clustering they score and never tuned on."""
 
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ from tests.exports import write_planted_export
 
 DATA = Path(__file__).parent / "data"
 FIRST = {"api-upsell": 60, "locker-code": 40, "logout-loop": 25, "refund-old-card": 15}
+HELD_OUT = {"voucher-expired-early": 60, "charger-missing-in-box": 40, "hold-music-hangup": 25,
+            "wrong-size-label": 15}
 
 
 @pytest.fixture(scope="module")
@@ -28,20 +31,30 @@ def themes_of(out: Path) -> list[dict[str, object]]:
     return json.loads((out / "themes.json").read_text(encoding="utf-8"))
 
 
-def found(out: Path, planted: dict[str, int]) -> dict[str, dict[str, object]]:
+def planted_counts(out: Path, planted: dict[str, int], source: str = "themes-tune.jsonl"
+                   ) -> dict[str, int]:
+    """For each planted theme, the count of the theme holding most of its tickets (0: none)."""
+    return {name: found(out, {name: count}, source, required=False).get(name, {}).get("count", 0)
+            for name, count in planted.items()}
+
+
+def found(out: Path, planted: dict[str, int], source: str = "themes-tune.jsonl",
+          required: bool = True) -> dict[str, dict[str, object]]:
     """For each planted theme, the theme holding most of its tickets."""
     texts = {}
     for row in map(json.loads, (out / "triage.jsonl").read_text().splitlines()):
         texts[row["ticket_id"]] = row
-    lines = [json.loads(x) for x in (DATA / "themes-tune.jsonl").read_text().splitlines()]
+    lines = [json.loads(x) for x in (DATA / source).read_text().splitlines()]
     themes = {t["id"]: t for t in themes_of(out)}
     result = {}
     for name in planted:
         said = [x["text"] for x in lines if x["theme"] == name]
         ids = [r["theme"] for r in texts.values() if any(s in r["text"] for s in said)]
         assert len(ids) == planted[name]
-        best = max(set(ids), key=ids.count)
-        assert best is not None, f"{name}: not found as a theme"
+        best = max(set(ids), key=lambda theme: (theme is not None, ids.count(theme)))
+        if best is None:
+            assert not required, f"{name}: not found as a theme"
+            continue
         result[name] = themes[best]
     return result
 
@@ -63,8 +76,10 @@ def test_planted_themes_are_found(first_run):
         assert len(theme["languages"]) >= 4, (name, theme["languages"])
         assert theme["name"] and len(theme["examples"]) == 2
         assert theme["previous_count"] is None and theme["change"] is None
-    # Sixty customers with one complaint is one decision; fifteen of 440 is not (under 3 %).
-    assert themes["api-upsell"]["systemic"] and not themes["refund-old-card"]["systemic"]
+    # Sixty customers with one complaint is one decision; a theme under 3 % of the run is not.
+    assert themes["api-upsell"]["systemic"]
+    small = [t for t in themes_of(out) if t["share"] < 0.03]
+    assert small and not any(t["systemic"] for t in small)
     assert len({t["id"] for t in themes.values()}) == len(FIRST)
     assert summary.themes == len(themes_of(out))
     report = (out / "report.md").read_text(encoding="utf-8")
@@ -74,12 +89,22 @@ def test_planted_themes_are_found(first_run):
     assert (out / "themes.png").stat().st_size > 1000
 
 
-@pytest.mark.xfail(strict=True, reason="not reached yet: on the planted themes the counts are "
-                   "off by up to 44 % (a theme absorbs neighbouring complaints, or one is split "
-                   "across languages); evals/README.md, Themes")
-def test_planted_theme_counts_are_within_ten_percent(first_run):
-    themes = found(first_run[0], FIRST)
-    assert all(abs(t["count"] - FIRST[n]) <= 0.1 * FIRST[n] for n, t in themes.items())
+def test_planted_theme_counts_are_within_ten_percent_on_the_tune_set(first_run):
+    """On the export the clustering was developed on; it says nothing of other text."""
+    counts = planted_counts(first_run[0], FIRST)
+    assert all(abs(counts[n] - FIRST[n]) <= 0.1 * FIRST[n] for n in FIRST), counts
+
+
+@pytest.mark.xfail(strict=True, reason="not reached: on held-out planted themes a theme splits "
+                   "by language and wording (60 found as 15, 25 as 6); evals/README.md, Themes")
+def test_planted_theme_counts_are_within_ten_percent_on_held_out_text(assistant, tmp_path):
+    write_planted_export(tmp_path / "export.csv", DATA / "themes-heldout-2.jsonl", HELD_OUT,
+                         seed=5)
+    # A tenant of its own, so that this run is no other test's "previous run".
+    run_triage(assistant.for_tenant("held-out"), tmp_path / "export.csv", tmp_path / "out",
+               preset=PRESETS["generic"], top=5)
+    counts = planted_counts(tmp_path / "out", HELD_OUT, "themes-heldout-2.jsonl")
+    assert all(abs(counts[n] - HELD_OUT[n]) <= 0.1 * HELD_OUT[n] for n in HELD_OUT), counts
 
 
 def test_the_next_run_says_what_changed_and_other_tenants_see_none_of_it(

@@ -7,10 +7,10 @@ How tickets are grouped, on the e5 vectors triage already computed:
    other Swedish complaints than the English one. The direction is the mean of our labelled
    examples in that language (`knowledge/examples.jsonl`), not of the run's own tickets, so a
    language whose few tickets are all one complaint keeps that complaint.
-2. Communities (the "fast clustering" of sentence-transformers): the ticket with the most
-   neighbours at cosine >= `NEAR` founds a community of them; repeated until no ticket has
-   `MIN_FOUNDERS`. Paraphrases in one language gather here.
-3. Communities merge while two centroids are within `MERGE` (centroid linkage, recomputed after
+2. Groups by average linkage (scikit-learn's agglomerative clustering, cosine): two groups join
+   while their tickets are, on average, at least `LINK` alike. Paraphrases in one language
+   gather here; groups under `MIN_GROUP` tickets are set aside as not yet a theme.
+3. Groups merge while two centroids are within `MERGE` (centroid linkage, recomputed after
    each merge): the same complaint's groups in other languages and words join.
 4. A ticket left alone joins the nearest theme whose centroid is within `JOIN`; groups under
    `MIN_THEME` tickets are not themes.
@@ -30,6 +30,7 @@ from datetime import UTC, datetime
 
 import numpy as np
 from pydantic import BaseModel, Field, computed_field
+from sklearn.cluster import AgglomerativeClustering
 from sqlalchemy import Engine, delete, select
 
 from ..models import Category, Route
@@ -37,10 +38,10 @@ from ..store import ThemeRunRow
 from ..tenancy import scoped_sessions
 from .outputs import TriageRow
 
-NEAR = 0.40
-MIN_FOUNDERS = 3
-MERGE = 0.45
-JOIN = 0.45
+LINK = 0.28  # average cosine within a group (scikit-learn's distance_threshold is 1 - LINK)
+MIN_GROUP = 4
+MERGE = 0.50
+JOIN = 0.50
 MIN_THEME = 5
 SAMPLE = 4000
 SYSTEMIC_SHARE = 0.03  # of the run's tickets
@@ -105,34 +106,22 @@ def group(vectors: np.ndarray, seed: int = 0) -> np.ndarray:
     """A theme number per row (-1: no theme), for vectors with their language removed."""
     count = len(vectors)
     if count <= SAMPLE:
-        labels = _communities(vectors)
-        labels = _merged(vectors, labels)
+        labels = _merged(vectors, _groups(vectors))
         return _joined(vectors, labels, np.arange(count))
     sample = np.sort(np.random.default_rng(seed).choice(count, SAMPLE, replace=False))
-    found = _merged(vectors[sample], _communities(vectors[sample]))
+    found = _merged(vectors[sample], _groups(vectors[sample]))
     labels = np.full(count, -1)
     labels[sample] = found
     return _joined(vectors, labels, sample)
 
 
-def _communities(vectors: np.ndarray) -> np.ndarray:
-    near = np.empty((len(vectors), len(vectors)), dtype=bool)
-    for start in range(0, len(vectors), 512):  # never the whole float matrix at once
-        near[start:start + 512] = (vectors[start:start + 512] @ vectors.T) >= NEAR
-    neighbours = near.sum(axis=1).astype(np.int64)
-    free = np.ones(len(vectors), dtype=bool)
-    labels = np.full(len(vectors), -1)
-    community = 0
-    while free.any():
-        founder = int(np.argmax(np.where(free, neighbours, -1)))
-        if neighbours[founder] < MIN_FOUNDERS:
-            break
-        members = np.flatnonzero(near[founder] & free)
-        labels[members] = community
-        free[members] = False
-        neighbours -= near[:, members].sum(axis=1)  # counts stay over free tickets only
-        community += 1
-    return labels
+def _groups(vectors: np.ndarray) -> np.ndarray:
+    if len(vectors) < 2:
+        return np.full(len(vectors), -1)
+    labels = AgglomerativeClustering(n_clusters=None, metric="cosine", linkage="average",
+                                     distance_threshold=1 - LINK).fit_predict(vectors)
+    sizes = np.bincount(labels)
+    return np.where(sizes[labels] >= MIN_GROUP, labels, -1)
 
 
 def _merged(vectors: np.ndarray, labels: np.ndarray) -> np.ndarray:
