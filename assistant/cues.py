@@ -22,7 +22,8 @@ def find_cues(text: str, language: str, knowledge: Knowledge) -> list[CueHit]:
     "never … again" and is no repeated failure."""
     cues = knowledge.cues.get(language) or knowledge.cues.get("en", [])
     matches = [list(cue.regex.finditer(text)) for cue in cues]
-    spans = [(i, m.start(), m.end()) for i, found in enumerate(matches) for m in found]
+    spans = [(i, m.start(), m.end()) for i, found in enumerate(matches) for m in found
+             if not cues[i].flags_only]
     hits = []
     for i, (cue, found) in enumerate(zip(cues, matches, strict=True)):
         for match in found:

@@ -18,8 +18,8 @@ from .errors import AssistantError
 from .language import DRAFT_LANGUAGES
 from .models import Category, Effort, Severity
 
-Flag = str  # repeat | leaving | negligence | public | legal | harm
-FLAGS = frozenset({"repeat", "leaving", "negligence", "public", "legal", "harm"})
+Flag = str  # repeat | leaving | negligence | public | legal | harm | breach
+FLAGS = frozenset({"repeat", "leaving", "negligence", "public", "legal", "harm", "breach"})
 
 
 class Cue(BaseModel):
@@ -29,6 +29,11 @@ class Cue(BaseModel):
     effort: Effort | None = None
     flags: list[Flag] = Field(default_factory=list)
     failure: str | None = None
+
+    @property
+    def flags_only(self) -> bool:
+        """A cue that only flags (a rubric floor) and reads no label of its own."""
+        return self.category is None and self.severity is None and self.effort is None
 
     @cached_property
     def regex(self) -> re.Pattern[str]:

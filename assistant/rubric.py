@@ -25,9 +25,9 @@ from .models import (
 _SEVERITY = list(Severity)
 _EFFORT = list(Effort)
 _POTENTIAL = list(RecoveryPotential)
-# Cue flags whose severity is a floor no reading may go under: harm done, legal exposure and
-# a complaint that is already public.
-FLOOR_FLAGS = frozenset({"harm", "legal", "public"})
+# Cue flags that make a complaint critical whatever an engine read: harm done, legal exposure,
+# a complaint that is already public, and an account taken over or data leaked (breach).
+FLOOR_FLAGS = frozenset({"harm", "legal", "public", "breach"})
 
 
 class Proposal(BaseModel):
@@ -80,12 +80,11 @@ def _severity(
     reasons: Reasons, history_used: list[str],
 ) -> Severity:
     level = _SEVERITY.index(proposed)
-    floors = [h for h in hits if h.cue.severity is Severity.critical
-              and set(h.cue.flags) & FLOOR_FLAGS]
+    floors = [h for h in hits if set(h.cue.flags) & FLOOR_FLAGS]
     if floors and level < 3:
         level = 3
         reasons.severity.append(Reason(source="rule", detail=(
-            f'"{floors[0].phrase}": harm, legal or public → critical '
+            f'"{floors[0].phrase}": harm, legal, public or breach → critical '
             f"(proposed {proposed.value})")))
     if "leaving" in flags and level < 2:
         level = 2

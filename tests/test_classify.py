@@ -334,3 +334,31 @@ def test_a_word_inside_another_is_no_harm(offline_assistant, text):
 ])
 def test_the_same_cues_still_find_harm(offline_assistant, text):
     assert offline_assistant.classify(ComplaintIn(text=text)).severity == "critical"
+
+
+@pytest.mark.parametrize("text", [
+    "Someone broke into my account overnight and changed the email address on it.",
+    "A stranger took over my online store profile and ordered three laptops on my card.",
+    "After your data breach my card details turned up on some forum.",
+    "Mitt konto blev kapat och någon beställde för 8000 kr i mitt namn.",
+    "Nogen har logget ind på min profil og ændret min adgangskode.",
+    "Kontoen min ble hacket, og noen har bestilt varer i mitt navn.",
+    "Mein Kundenkonto wurde gehackt und jemand hat damit bestellt.",
+    "Nach dem Datenleck bei Ihnen tauchen meine Adresse und Nummer überall auf.",
+])
+def test_an_account_taken_over_or_data_leaked_is_critical(offline_assistant, text):
+    """The rubric names a data breach and an account takeover as critical (a floor whatever
+    an engine reads: tests/test_rubric.py)."""
+    assert offline_assistant.classify(ComplaintIn(text=text)).severity == "critical"
+
+
+@pytest.mark.parametrize(("text", "language"), [
+    ("I can't log into my account since the update, please reset it.", "en"),
+    ("The new owners took over my favourite café and the coffee is worse now.", "en"),
+    ("Jag kommer inte in på mitt konto, lösenordet fungerar inte.", "sv"),
+    ("Jeg kan ikke logge ind på min konto efter opdateringen.", "da"),
+    ("Jeg har logget inn på kontoen min, men bestillingen er borte.", "nb"),
+    ("Mein Konto wurde gesperrt, obwohl ich alles bezahlt habe.", "de"),
+])
+def test_a_locked_or_lost_login_is_no_breach(knowledge, text, language):
+    assert not [h for h in find_cues(text, language, knowledge) if "breach" in h.cue.flags]

@@ -99,13 +99,13 @@ def _scenario_eval(tmp_path: Path, name: str) -> dict:
          str(REPO_ROOT / "evals" / "data" / name), "--json", str(out), "--as-of", "2026-11-28",
          "--no-gate"], capture_output=True, text=True, env=env, timeout=600)
     assert run.returncode == 0, run.stderr
-    return json.loads(out.read_text())["drafts"]
+    return json.loads(out.read_text())
 
 
 NO_FORBIDDEN_YET = pytest.mark.xfail(strict=True, reason=(
-    "not reached on gestures-heldout-3: 5 of 67 replies name a forbidden item (three "
-    "complaints labelled high that are critical, two exclusions only meaning can see: "
-    "lactose vs butter, shellfish vs skagenröra); evals/README.md"))
+    "not reached on gestures-heldout-3: 3 of 67 replies name a forbidden item (a charge "
+    "for a cancelled service labelled high, not critical; two exclusions only meaning can "
+    "see: lactose vs butter, shellfish vs skagenröra); evals/README.md"))
 
 
 @pytest.mark.parametrize(("name", "right"), [
@@ -117,8 +117,14 @@ NO_FORBIDDEN_YET = pytest.mark.xfail(strict=True, reason=(
     ("gestures-heldout-3.jsonl", 0.9),  # written before the own-words fix: 40 → 44 of 47
 ])
 def test_the_scenario_sets(tmp_path, name, right):
-    drafts = _scenario_eval(tmp_path, name)
+    report = _scenario_eval(tmp_path, name)
+    drafts = report["drafts"]
     assert drafts["gesture_mentions_any"] >= right
+    # Each scenario says how it went, so a miss can be found without running it again.
+    scored = [item for item in report["items"] if "gesture_right" in item]
+    assert len(scored) > 0 and all(isinstance(item["gesture_right"], bool) for item in scored)
+    assert sum(item["gesture_right"] for item in scored) / len(scored) == pytest.approx(
+        drafts["gesture_mentions_any"])
     assert all(rate == 1.0 for rate in drafts["checks"].values()), drafts["checks"]
 
 
@@ -126,8 +132,10 @@ def test_the_scenario_sets(tmp_path, name, right):
     "gestures-v1.jsonl", "gestures-heldout.jsonl", "gestures-heldout-2.jsonl",
     pytest.param("gestures-heldout-3.jsonl", marks=NO_FORBIDDEN_YET)])
 def test_no_scenario_offers_a_forbidden_item(tmp_path, name):
-    drafts = _scenario_eval(tmp_path, name)
-    assert drafts["must_not_mention"] == 1.0, "a forbidden gesture or another customer's item"
+    report = _scenario_eval(tmp_path, name)
+    named = {item["id"]: item["forbidden_named"] for item in report["items"]
+             if item.get("forbidden_named")}
+    assert report["drafts"]["must_not_mention"] == 1.0 and not named, named
 
 
 def test_a_gesture_that_already_failed_is_not_offered_again():

@@ -117,7 +117,7 @@ def test_auto_engine_follows_the_openai_variables(monkeypatch):
 def test_classify_through_the_model(llm, fake):
     result = llm.classify(ComplaintIn(text=SALAD, customer_id="guest-214"))
     assert (result.engine, result.model) == ("llm", "gpt-4o-mini")
-    assert result.prompt_version.startswith("classify-v3+")
+    assert result.prompt_version.startswith("classify-v4+")
     assert (result.severity, result.effort, result.route) == ("medium", "trivial", "quick_win")
     assert result.reasons.severity[0].detail == "came without the blue cheese"
     assert result.usage.prompt_tokens == 120 and result.usage.completion_tokens == 40
@@ -207,7 +207,7 @@ def test_client_errors_are_not_retried(llm, fake):
 def test_draft_grounded_in_history(llm, fake):
     draft = llm.draft(DraftRequest(text=SALAD, customer_id="guest-214", signer="Tyler, CEO"))
     assert draft.engine == "llm" and draft.prompt_version.startswith("draft-v2+")
-    assert draft.classification.prompt_version.startswith("classify-v3+")
+    assert draft.classification.prompt_version.startswith("classify-v4+")
     assert draft.gesture and draft.gesture.kind == "smoothie" and draft.gesture.based_on == "p1"
     assert "p1" in draft.history_used
     assert draft.reply.endswith("Tyler, CEO")

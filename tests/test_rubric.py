@@ -73,6 +73,19 @@ def test_harm_is_critical_with_low_potential(engines, engine):
 
 
 @pytest.mark.network
+@pytest.mark.parametrize("text", [
+    "Somebody hacked into my shop account and ordered a laptop on my saved card.",
+    "Någon har tagit sig in på mitt konto och ändrat leveransadressen.",
+])
+def test_an_account_takeover_is_critical_whatever_the_model_read(engines, text):
+    """The model here calls everything low; the rubric's breach floor still makes it critical
+    and says which words did."""
+    labels = engines["llm"].classify(ComplaintIn(text=text))
+    assert labels.engine == "llm" and labels.severity == "critical"
+    assert any(r.source == "rule" and "breach" in r.detail for r in labels.reasons.severity)
+
+
+@pytest.mark.network
 @pytest.mark.parametrize("engine", ["offline", "llm"])
 def test_leaving_is_at_least_high(engines, engine):
     labels = engines[engine].classify(ComplaintIn(text=LEAVING))

@@ -21,7 +21,8 @@ from .metrics import certainty_metrics, human_agreement, label_metrics
 def run_eval(assistant: Assistant, lines: list[EvalLine]) -> dict[str, Any]:
     """Runs every line as the service would (language detected, not given) and scores it.
     `items` keeps each line's gold and predicted labels (no text), so that `compare` can
-    tell a real change from noise on the same lines."""
+    tell a real change from noise on the same lines, and for a scenario whether the reply
+    named the right gesture (`gesture_right`) and which forbidden words it named."""
     items: list[dict[str, Any]] = []
     gold: dict[str, list[str]] = {label: [] for label in LABELS}
     pred: dict[str, list[str]] = {label: [] for label in LABELS}
@@ -72,8 +73,11 @@ def run_eval(assistant: Assistant, lines: list[EvalLine]) -> dict[str, Any]:
         reply = draft.reply.lower()
         if line.expect and line.expect.gesture_mentions_any:
             gestures.append(any(w in reply for w in line.expect.gesture_mentions_any))
+            items[-1]["gesture_right"] = gestures[-1]
         if line.expect and line.expect.must_not_mention:
-            forbidden.append(not any(w in reply for w in line.expect.must_not_mention))
+            named = [w for w in line.expect.must_not_mention if w in reply]
+            forbidden.append(not named)
+            items[-1]["forbidden_named"] = named
 
     def rate(values: list[bool]) -> float | None:
         return sum(values) / len(values) if values else None
