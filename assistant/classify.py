@@ -147,6 +147,11 @@ class ExampleIndex:
         return Neighbours(top, votes)
 
 
+def example_signals(knowledge: Knowledge, examples: list[Example]) -> list[Signals]:
+    """The model's features of each labelled example (written as complaints are read)."""
+    return [signals(e.text, find_cues(e.text, e.language, knowledge)) for e in examples]
+
+
 def signals(text: str, hits: list[CueHit]) -> Signals:
     severities = [_SEVERITY.index(h.cue.severity) for h in hits if h.cue.severity]
     efforts = [_EFFORT.index(h.cue.effort) for h in hits if h.cue.effort]
@@ -189,8 +194,7 @@ class OfflineClassifier:
             if shipped is not None:
                 _FITTED[key] = LevelModel.restored(index.matrix, shipped)
             else:
-                seen = [signals(e.text, find_cues(e.text, e.language, knowledge))
-                        for e in index.examples]
+                seen = example_signals(knowledge, index.examples)
                 _FITTED[key] = LevelModel(index.matrix, seen,
                                           [e.labels for e in index.examples],
                                           [e.id for e in index.examples])

@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import Engine, func, select
 
 from .knowledge import Example
+from .reading import plain
 from .store import LearnedRow
 from .tenancy import scoped_sessions
 
@@ -79,7 +80,9 @@ class LearnedStore:
             return self._seen[2]
 
     def examples(self) -> list[Example]:
+        """The tenant's lines as the model learns them: read without their wrapping, like
+        any complaint (our own examples are written that way)."""
         with self._sessions() as session:
             rows = session.scalars(select(LearnedRow).order_by(LearnedRow.id))
-            return [Example(id=f"learned-{row.id}", text=row.text, language=row.language,
-                            labels=row.labels) for row in rows]
+            return [Example(id=f"learned-{row.id}", text=plain(row.text),
+                            language=row.language, labels=row.labels) for row in rows]

@@ -50,6 +50,7 @@ from .models import (
     Usage,
 )
 from .policies import PolicyStore
+from .reading import plain
 from .review import DraftStore
 from .rubric import Labels, apply_rubric, decide_route, never_softer
 from .settings import Settings
@@ -382,7 +383,8 @@ class Assistant:
     # Plumbing.
 
     def embed(self, texts: list[str]) -> np.ndarray:
-        return self.embeddings.embed_queries(texts)
+        """Complaints' vectors, each read as the engine reads it (`reading.plain`)."""
+        return self.embeddings.embed_queries([plain(text) for text in texts])
 
     def map_calls(self, work: Callable[[Item], Result], items: list[Item]) -> list[Result]:
         """Model calls wait on the network, so a batch runs `llm_concurrency` of them at once

@@ -16,6 +16,7 @@ from .knowledge import Knowledge
 from .language import detect
 from .models import ComplaintIn, Reason
 from .pii import Redaction
+from .reading import plain
 
 
 @dataclass(frozen=True)
@@ -50,16 +51,20 @@ class Understood:
 
 
 def understand(complaint: ComplaintIn, knowledge: Knowledge, redact_pii: bool) -> Understood:
+    """The complaint read once: its words without the wrapping they came in (`reading.plain`:
+    a greeting, a signature, handles, links), in which its language and cues are found."""
+    words = plain(complaint.text)
     if complaint.language:
         language = complaint.language
         reason = Reason(source="input", detail=f"given as {language!r}")
     else:
-        found = detect(complaint.text)
+        found = detect(words)
         language = found.code
         reason = Reason(source="text", detail=f"detected {language} ({found.confidence:.2f})")
+    own_words = without_instructions(complaint.text, knowledge.injection)
     return Understood(
         complaint=complaint, language=language, language_reason=reason,
-        reading=Reading(complaint.text, find_cues(complaint.text, language, knowledge)),
-        own_words=without_instructions(complaint.text, knowledge.injection),
+        reading=Reading(words, find_cues(words, language, knowledge)),
+        own_words=None if own_words is None else plain(own_words),
         redaction=Redaction(active=redact_pii),
     )

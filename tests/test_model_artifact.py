@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from assistant.classify import SHIPPED, examples_key, fit_key, signals
-from assistant.cues import find_cues
+from assistant.classify import SHIPPED, example_signals, examples_key, fit_key
 from assistant.embeddings import E5Embeddings
 from assistant.knowledge import load_knowledge
 from assistant.levels import LevelModel
@@ -29,8 +28,7 @@ def test_the_shipped_model_is_what_a_fit_gives():
     with np.load(SHIPPED) as stored:
         shipped = {name: stored[name] for name in stored.files}
     matrix = shipped["index.matrix"]
-    seen = [signals(e.text, find_cues(e.text, e.language, knowledge))
-            for e in knowledge.examples]
+    seen = example_signals(knowledge, knowledge.examples)
     model = LevelModel(matrix, seen, [e.labels for e in knowledge.examples],
                        [e.id for e in knowledge.examples])
     restored = LevelModel.restored(matrix, {name[len("levels."):]: value for name, value
