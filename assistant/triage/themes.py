@@ -34,6 +34,7 @@ from sklearn.cluster import AgglomerativeClustering
 from sqlalchemy import Engine, delete, select
 
 from ..models import Category, Route
+from ..reading import plain
 from ..store import ThemeRunRow
 from ..tenancy import scoped_sessions
 from .outputs import TriageRow
@@ -205,18 +206,18 @@ def find_themes(rows: list[TriageRow], vectors: np.ndarray, directions: Language
     """The run's themes, largest first, and the theme id of each ticket that has one."""
     if not rows:
         return [], {}
-    plain = directions.remove(vectors, [row.language for row in rows])
-    labels = group(plain)
+    centred = directions.remove(vectors, [row.language for row in rows])
+    labels = group(centred)
     members: dict[int, list[int]] = {}
     for index, label in enumerate(labels):
         if label != -1:
             members.setdefault(int(label), []).append(index)
     ordered = sorted(members.values(), key=lambda m: (-len(m), rows[m[0]].ticket_id))
-    titles = names(ordered, [r.text for r in rows], [r.language for r in rows])
+    titles = names(ordered, [plain(r.text) for r in rows], [r.language for r in rows])
     themes, of_ticket = [], {}
     for number, (indices, title) in enumerate(zip(ordered, titles, strict=True), start=1):
-        centre = _unit(plain[indices].mean(axis=0))
-        nearest = sorted(indices, key=lambda i: -float(plain[i] @ centre))[:2]
+        centre = _unit(centred[indices].mean(axis=0))
+        nearest = sorted(indices, key=lambda i: -float(centred[i] @ centre))[:2]
         customers = {rows[i].customer_id or f"ticket:{rows[i].ticket_id}" for i in indices}
         category, agreeing = Counter(rows[i].category for i in indices).most_common(1)[0]
         themes.append(Theme(
