@@ -29,8 +29,9 @@ ROOT = Path(__file__).resolve().parent.parent
      "Thanks for your order!", "The kettle leaks."),
     ("Customer: Priya K.\nE-mail: priya@example.org\nOrder no: 77120\nDescription: the kettle "
      "leaks from the base", "Description: the kettle leaks from the base"),
+    # Handles stay: our labelled tweets carry them (assistant/reading.py).
     (".@KettleCo the kettle leaks again 😤 https://example.org/p/1 #broken #kettle",
-     "the kettle leaks again"),
+     "@KettleCo the kettle leaks again"),
     ("THE KETTLE LEAKS AND NOBODY ANSWERS MY MAILS!!", "The kettle leaks and nobody answers my "
      "mails!!"),
     ("Hi, the kettle leaks. Kind regards, Priya", "the kettle leaks."),
