@@ -82,6 +82,12 @@ class Theme(BaseModel):
         return None if self.previous_count is None else self.count - self.previous_count
 
 
+def _normalise(matrix: np.ndarray) -> None:
+    """Rows to unit length, in place."""
+    norms = np.linalg.norm(matrix, axis=-1, keepdims=True)
+    matrix /= np.where(norms == 0, 1, norms)
+
+
 def _unit(matrix: np.ndarray) -> np.ndarray:
     norms = np.linalg.norm(matrix, axis=-1, keepdims=True)
     return np.asarray(matrix / np.where(norms == 0, 1, norms), dtype=np.float32)
@@ -98,9 +104,15 @@ class LanguageDirections:
                             for language in set(languages)}
 
     def remove(self, vectors: np.ndarray, languages: Sequence[str]) -> np.ndarray:
-        offsets = np.stack([self.by_language.get(language, self.overall)
-                            for language in languages])
-        return _unit(_unit(vectors) - offsets)
+        """Unit vectors without their language's direction, in one copy of `vectors` (no
+        matrix of offsets beside it: memory stays one run's vectors)."""
+        result = np.array(vectors, dtype=np.float32)
+        _normalise(result)
+        spoken = np.asarray(languages)
+        for language in set(languages):
+            result[spoken == language] -= self.by_language.get(language, self.overall)
+        _normalise(result)
+        return result
 
 
 def group(vectors: np.ndarray, seed: int = 0) -> np.ndarray:
