@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from dataclasses import dataclass
 
 _FLAGS = re.IGNORECASE | re.UNICODE
 # A reply's quoted thread: everything from its first line on is someone else's text.
@@ -62,45 +63,78 @@ _REPLY_DOT = re.compile(r"(?<![\w.@])\.(?=@\w)")
 _NUMBER_TAG = re.compile(r"#\d+\b")
 _TRAILING_TAGS = re.compile(r"(?:\s*#\w+)+\s*$")  # tags after the last words are labels
 _SPACES = re.compile(r"[ \t]+")
+# Inline wrapping, in order: (pattern, what it is, replacement); a nameless one is no loss.
+_INLINE: list[tuple[re.Pattern[str], str, str]] = [
+    (_TRAILING_SIGN_OFF, "a sign-off", ""), (_URL, "links", " "),
+    (_EMAIL, "e-mail addresses", " "), (_REPLY_DOT, "", ""), (_NUMBER_TAG, "#numbers", " "),
+]
 _SHOUTING = 0.7  # of the letters in capitals: the whole text is shouted
 _SENTENCE_START = re.compile(r"(^|[.!?]\s+|\n)(\w)")
 
 
+@dataclass(frozen=True)
+class Read:
+    """A complaint's words as the engine reads them, and what wrapping it left out."""
+
+    text: str
+    dropped: tuple[str, ...] = ()
+
+
 def plain(text: str) -> str:
     """The complaint without its wrapping; the text itself when nothing else is left."""
-    lines = _content_lines(text.splitlines())
-    words = "\n".join(lines)
-    words = _TRAILING_SIGN_OFF.sub("", words)
-    words = _URL.sub(" ", words)
-    words = _EMAIL.sub(" ", words)
-    words = _REPLY_DOT.sub("", words)
-    words = _NUMBER_TAG.sub(" ", words)
-    words = "".join(" " if unicodedata.category(c) == "So" else c for c in words)  # emoji, ★
-    words = "\n".join(_TRAILING_TAGS.sub("", line) for line in words.splitlines())
-    words = words.replace("#", "")
-    words = _unshouted(words)
+    return read(text).text
+
+
+def read(text: str) -> Read:
+    dropped: list[str] = []
+    words = "\n".join(_content_lines(text.splitlines(), dropped))
+    for pattern, name, replacement in _INLINE:
+        words, count = pattern.subn(replacement, words)
+        if count and name:
+            dropped.append(name)
+    symbols = "".join(" " if unicodedata.category(c) == "So" else c for c in words)
+    if symbols != words:
+        dropped.append("emoji or stars")
+    tagged = "\n".join(_TRAILING_TAGS.sub("", line) for line in symbols.splitlines())
+    if tagged != symbols:
+        dropped.append("hashtags")
+    words = _unshouted(tagged.replace("#", ""))
+    if words != tagged.replace("#", ""):
+        dropped.append("capitals")
     words = "\n".join(_SPACES.sub(" ", line).strip() for line in words.splitlines())
     words = re.sub(r"\n{2,}", "\n", words).strip()
-    return words or text.strip()
+    if not words:
+        return Read(text.strip())
+    return Read(words, tuple(dict.fromkeys(dropped)))
 
 
-def _content_lines(lines: list[str]) -> list[str]:
+def _content_lines(lines: list[str], dropped: list[str]) -> list[str]:
     kept: list[str] = []
     for number, line in enumerate(lines):
         stripped = line.strip()
         if _QUOTED.match(stripped):
+            dropped.append("a quoted thread")
             break
         if _SIGN_OFF.match(stripped) and kept and len(lines) - number <= _SIGNATURE_LINES + 1:
+            dropped.append("a sign-off")
             break
-        if not stripped or _DEVICE.match(stripped):
+        if not stripped:
+            continue
+        if _DEVICE.match(stripped):
+            dropped.append("a device line")
             continue
         stripped = _REPLY_PREFIX.sub("", stripped)
         if len(lines) > 1 and _metadata(stripped):
+            dropped.append("form or header fields")
             continue
         if not kept:
             if _GREETING_LINE.match(stripped):
+                dropped.append("a greeting")
                 continue
-            stripped = _GREETING_OPENING.sub("", stripped)
+            opened = _GREETING_OPENING.sub("", stripped)
+            if opened != stripped:
+                dropped.append("a greeting")
+            stripped = opened
         kept.append(stripped)
     return kept
 

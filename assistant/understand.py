@@ -16,7 +16,7 @@ from .knowledge import Knowledge
 from .language import detect
 from .models import ComplaintIn, Reason
 from .pii import Redaction
-from .reading import plain
+from .reading import plain, read
 
 
 @dataclass(frozen=True)
@@ -53,7 +53,8 @@ class Understood:
 def understand(complaint: ComplaintIn, knowledge: Knowledge, redact_pii: bool) -> Understood:
     """The complaint read once: its words without the wrapping they came in (`reading.plain`:
     a greeting, a signature, handles, links), in which its language and cues are found."""
-    words = plain(complaint.text)
+    reading = read(complaint.text)
+    words = reading.text
     if complaint.language:
         language = complaint.language
         reason = Reason(source="input", detail=f"given as {language!r}")
@@ -61,6 +62,8 @@ def understand(complaint: ComplaintIn, knowledge: Knowledge, redact_pii: bool) -
         found = detect(words)
         language = found.code
         reason = Reason(source="text", detail=f"detected {language} ({found.confidence:.2f})")
+    if reading.dropped:  # the reviewer sees that the engine read less than the whole text
+        reason.detail += f"; read without {', '.join(reading.dropped)}"
     own_words = without_instructions(complaint.text, knowledge.injection)
     return Understood(
         complaint=complaint, language=language, language_reason=reason,

@@ -90,3 +90,12 @@ def test_a_wrapping_changes_few_labels(offline_assistant):
             same = sum(getattr(a, label) == getattr(b, label) for a, b in zip(
                 bare, wrapped, strict=True)) / len(lines)
             assert same >= 0.95, (name, label, same)
+
+
+def test_the_labels_say_what_the_engine_left_out(offline_assistant):
+    labels = offline_assistant.classify(ComplaintIn(
+        text="Hello,\n\nMY PARCEL IS A WEEK LATE AND NOBODY ANSWERS!!\n\nKind regards,\nJo"))
+    said = " ".join(r.detail for r in labels.reasons.language)
+    assert "read without a greeting, a sign-off, capitals" in said
+    clean = offline_assistant.classify(ComplaintIn(text="My parcel is a week late."))
+    assert not any("read without" in r.detail for r in clean.reasons.language)
