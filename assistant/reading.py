@@ -24,7 +24,7 @@ from dataclasses import dataclass
 _FLAGS = re.IGNORECASE | re.UNICODE
 # A reply's quoted thread: everything from its first line on is someone else's text.
 _QUOTED = re.compile(
-    r"^(?:>|-{2,}\s*(?:original message|ursprungligt meddelande|oprindelig meddelelse|"
+    r"^(?:-{2,}\s*(?:original message|ursprungligt meddelande|oprindelig meddelelse|"
     r"opprinnelig melding|ursprüngliche nachricht)|(?:on|den|d\.|am|på)\s.{4,80}\s"
     r"(?:wrote|skrev|schrieb):\s*$|(?:from|från|fra|von):\s.*@)", _FLAGS)
 _DEVICE = re.compile(
@@ -37,6 +37,7 @@ _SIGN_OFF = re.compile(
     r"mit freundlichen grüßen|freundliche grüße|viele grüße|beste grüße|liebe grüße|"
     r"lg|mfg|gruß)[\s,.!]*$", _FLAGS)
 _SIGNATURE_LINES = 5  # a sign-off is followed by at most a name, a title, a phone …
+_REPLY_WORDS = 8  # a reply has at least this much to say above what it quotes
 _GREETING = (
     r"(?:hi|hello|hey|dear|greetings|good (?:morning|afternoon|evening|day)|"
     r"hej(?:san)?|hallå|god (?:morgon|dag|eftermiddag|kväll)|hei|hallo|kære|moin|servus|"
@@ -56,6 +57,8 @@ _REPLY_PREFIX = re.compile(r"^(?:(?:re|fw|fwd|sv|vs|aw|wg)\s*:\s*)+", _FLAGS)
 _FIELD = re.compile(r"^([^:\n]{1,40}):\s*(.*)$")
 _ORDINARY_WORD = re.compile(r"(?<![\w@.])[^\W\d_A-ZÅÄÖÆØÜ]{4,}(?![\w@])", re.UNICODE)
 _EMAIL = re.compile(r"\S+@\S+\.\w+")
+_YEAR = re.compile(r"\b(?:19|20)\d{2}\b")
+_CLOCK = re.compile(r"\b\d{1,2}[:.]\d{2}\b")
 _URL = re.compile(r"(?:https?://|www\.|pic\.twitter\.com/)\S+", _FLAGS)
 # A tweet's @handles stay: a fifth of our labelled examples are tweets that carry them, and
 # the model learned the register with them (only the ".@" that opens a public reply goes).
@@ -112,9 +115,17 @@ def _content_lines(lines: list[str], dropped: list[str]) -> list[str]:
     kept: list[str] = []
     for number, line in enumerate(lines):
         stripped = line.strip()
+        if stripped.startswith(">"):
+            dropped.append("quoted lines")
+            continue
         if _QUOTED.match(stripped):
-            dropped.append("a quoted thread")
-            break
+            if sum(len(line.split()) for line in kept) >= _REPLY_WORDS:
+                dropped.append("a quoted thread")
+                break
+            # Little or nothing above it ("FYI, see below."): a forward, and what it quotes
+            # is the complaint; its header fields go as metadata below.
+            dropped.append("a forward's header")
+            continue
         if _SIGN_OFF.match(stripped) and kept and len(lines) - number <= _SIGNATURE_LINES + 1:
             dropped.append("a sign-off")
             break
@@ -140,9 +151,14 @@ def _content_lines(lines: list[str], dropped: list[str]) -> list[str]:
 
 
 def _metadata(line: str) -> bool:
-    """A form's or a header's field line whose value has no ordinary word: "Phone: +46 …"."""
+    """A form's or a header's field line whose value has no ordinary word ("Phone: +46 …"),
+    or is a short date with a year and a time ("Skickat: den 2 november 2026 10:01")."""
     field = _FIELD.match(line)
-    return field is not None and not _ORDINARY_WORD.search(_EMAIL.sub(" ", field.group(2)))
+    if field is None:
+        return False
+    value = field.group(2)
+    stamped = bool(_YEAR.search(value) and _CLOCK.search(value)) and len(value.split()) < 8
+    return stamped or not _ORDINARY_WORD.search(_EMAIL.sub(" ", value))
 
 
 def _unshouted(text: str) -> str:

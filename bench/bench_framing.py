@@ -61,7 +61,7 @@ def score(assistant: Assistant, lines: list[dict], frames: list[dict[str, str]] 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--set", default="tune", choices=["tune", "heldout"])
+    parser.add_argument("--set", default="tune", choices=["tune", "heldout", "heldout-2"])
     which = parser.parse_args().set
     lines = [json.loads(x) for x in LINES.read_text(encoding="utf-8").splitlines()]
     assistant = Assistant(Settings(data_dir=Path(tempfile.mkdtemp()), engine="offline"))

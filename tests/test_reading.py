@@ -35,6 +35,10 @@ ROOT = Path(__file__).resolve().parent.parent
     ("THE KETTLE LEAKS AND NOBODY ANSWERS MY MAILS!!", "The kettle leaks and nobody answers my "
      "mails!!"),
     ("Hi, the kettle leaks. Kind regards, Priya", "the kettle leaks."),
+    # A forward: nearly nothing above the header, so what it quotes is the complaint.
+    ("See below\n\nFrån: Priya K <priya@example.org>\nSkickat: den 2 november 2026 10:01\n"
+     "Till: Kundtjänst <help@shop.example>\nÄmne: Vattenkokare\n\nVattenkokaren läcker.",
+     "See below\nVattenkokaren läcker."),
 ])
 def test_the_wrapping_is_dropped(wrapped, said):
     assert plain(wrapped) == said
