@@ -101,8 +101,9 @@ def read(text: str) -> Read:
     tagged = "\n".join(_TRAILING_TAGS.sub("", line) for line in symbols.splitlines())
     if tagged != symbols:
         dropped.append("hashtags")
-    words = _unshouted(tagged.replace("#", ""))
-    if words != tagged.replace("#", ""):
+    tagged = tagged.replace("#", "")
+    words = _unshouted(tagged)
+    if words != tagged:
         dropped.append("capitals")
     words = "\n".join(_SPACES.sub(" ", line).strip() for line in words.splitlines())
     words = re.sub(r"\n{2,}", "\n", words).strip()
@@ -119,7 +120,7 @@ def _content_lines(lines: list[str], dropped: list[str]) -> list[str]:
             dropped.append("quoted lines")
             continue
         if _QUOTED.match(stripped):
-            if sum(len(line.split()) for line in kept) >= _REPLY_WORDS:
+            if sum(len(said.split()) for said in kept) >= _REPLY_WORDS:
                 dropped.append("a quoted thread")
                 break
             # Little or nothing above it ("FYI, see below."): a forward, and what it quotes

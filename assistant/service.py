@@ -183,7 +183,7 @@ class Assistant:
         request = DraftRequest(text=draft.complaint, customer_id=draft.customer_id,
                                signer=draft.signer)
         understood = self.understand(request)
-        recall = self.recall(understood, self.embed([request.text])[0])
+        recall = self.recall(understood, self._vector(understood.reading.text))
         policy = self.policies.current()
         cooldown = (policy.cooldown_days if policy.cooldown_days is not None
                     else self.settings.gesture_cooldown_days)
@@ -254,9 +254,9 @@ class Assistant:
         later, through `model_labels`)."""
         for request in requests:
             self._check(request)
-        if vectors is None:
-            vectors = self.embed([r.text for r in requests])
         understood = [self.understand(r) for r in requests]
+        if vectors is None:  # each complaint's reading, as `embed` would read it
+            vectors = self.embeddings.embed_queries([u.reading.text for u in understood])
         recalls = [self.recall(u, v) for u, v in zip(understood, vectors, strict=True)]
         offline = [self.offline_labels(u, v, r)
                    for u, v, r in zip(understood, vectors, recalls, strict=True)]
@@ -301,7 +301,7 @@ class Assistant:
         if understood.own_words is not None:
             own = Reading(understood.own_words, find_cues(
                 understood.own_words, understood.language, self.knowledge))
-            clean, _ = classifier.propose(own, self.embed([own.text])[0])
+            clean, _ = classifier.propose(own, self._vector(own.text))
             labels = never_softer(labels, apply_rubric(clean, own.hits, recall),
                                   "the reading without the sentences addressed to the model")
         return self._classification(
@@ -385,6 +385,11 @@ class Assistant:
     def embed(self, texts: list[str]) -> np.ndarray:
         """Complaints' vectors, each read as the engine reads it (`reading.plain`)."""
         return self.embeddings.embed_queries([plain(text) for text in texts])
+
+    def _vector(self, reading: str) -> np.ndarray:
+        """The vector of a text already read (`Understood.reading`)."""
+        vector: np.ndarray = self.embeddings.embed_queries([reading])[0]
+        return vector
 
     def map_calls(self, work: Callable[[Item], Result], items: list[Item]) -> list[Result]:
         """Model calls wait on the network, so a batch runs `llm_concurrency` of them at once

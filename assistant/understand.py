@@ -51,8 +51,8 @@ class Understood:
 
 
 def understand(complaint: ComplaintIn, knowledge: Knowledge, redact_pii: bool) -> Understood:
-    """The complaint read once: its words without the wrapping they came in (`reading.plain`:
-    a greeting, a signature, handles, links), in which its language and cues are found."""
+    """The complaint read once: its words without the wrapping they came in (`reading.read`:
+    a greeting, a signature, links, form fields), in which its language and cues are found."""
     reading = read(complaint.text)
     words = reading.text
     if complaint.language:
