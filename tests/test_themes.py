@@ -1,7 +1,8 @@
 """Themes over a generated export with planted themes: each the same complaint in other
 words and languages, among different complaints. `themes-tune.jsonl` is what the clustering
 was developed on; `themes-heldout.jsonl` and `themes-heldout-2.jsonl` were written before the
-clustering they score and never tuned on."""
+clustering they score (and used for development since 2026-11-29, with `themes-tune-2`);
+`themes-heldout-3.jsonl` was read once (`bench/bench_themes.py`, evals/README.md)."""
 
 from __future__ import annotations
 

@@ -19,6 +19,7 @@ from ..service import Assistant, Case
 from .checkpoint import TicketRow, VectorRow
 from .exports import Ticket
 from .outputs import TriageRow, triage_row
+from .themes import ThemeTicket
 
 BATCH = 64
 Batch = list[tuple[int, Ticket]]
@@ -92,21 +93,47 @@ class Job:
         session.add_all([VectorRow(ticket_id=ticket.id, vector=vector.astype(np.float16).tobytes())
                          for (_, ticket), vector in zip(batch, vectors, strict=True)])
 
-    def vectors(self, rows: list[TriageRow]) -> np.ndarray:
-        """The rows' vectors from the checkpoint, in order (a checkpoint from before vectors
-        were kept gets the missing ones embedded now)."""
+    def rows(self) -> Iterator[TriageRow]:
+        """Every row the run has, streamed from the checkpoint in export order."""
         with Session(self.checkpoint) as session:
-            kept = {ticket_id: np.frombuffer(vector, dtype=np.float16).astype(np.float32)
-                    for ticket_id, vector in session.execute(
-                        select(VectorRow.ticket_id, VectorRow.vector))}
-        missing = [row for row in rows if row.ticket_id not in kept]
+            for result in session.scalars(select(TicketRow.result).order_by(
+                    TicketRow.position).execution_options(yield_per=512)):
+                yield TriageRow.model_validate_json(result)
+
+    def rows_of(self, ticket_ids: list[str]) -> Iterator[TriageRow]:
+        """These rows from the checkpoint, in this order, a block at a time."""
+        with Session(self.checkpoint) as session:
+            for start in range(0, len(ticket_ids), 512):
+                block = ticket_ids[start:start + 512]
+                found = dict(session.execute(select(TicketRow.ticket_id, TicketRow.result)
+                                             .where(TicketRow.ticket_id.in_(block))).tuples().all())
+                for ticket_id in block:
+                    yield TriageRow.model_validate_json(found[ticket_id])
+
+    def vectors(self, tickets: list[ThemeTicket]) -> np.ndarray:
+        """The tickets' vectors from the checkpoint, in order, as one float32 matrix (a
+        checkpoint from before vectors were kept gets the missing ones embedded now)."""
+        where = {ticket.ticket_id: i for i, ticket in enumerate(tickets)}
+        matrix: np.ndarray | None = None
+        kept = np.zeros(len(tickets), dtype=bool)
+        with Session(self.checkpoint) as session:
+            for ticket_id, stored in session.execute(
+                    select(VectorRow.ticket_id, VectorRow.vector).execution_options(
+                        yield_per=1024)):
+                if ticket_id in where:
+                    vector = np.frombuffer(stored, dtype=np.float16)
+                    if matrix is None:
+                        matrix = np.zeros((len(tickets), len(vector)), dtype=np.float32)
+                    matrix[where[ticket_id]] = vector
+                    kept[where[ticket_id]] = True
+        missing = np.flatnonzero(~kept)
         for start in range(0, len(missing), BATCH):
             chunk = missing[start:start + BATCH]
-            kept.update(zip([row.ticket_id for row in chunk],
-                            self.assistant.embed([row.text for row in chunk]), strict=True))
-        if not rows:
-            return np.zeros((0, 0), dtype=np.float32)
-        return np.stack([kept[row.ticket_id] for row in rows])
+            embedded = self.assistant.embed([tickets[i].text for i in chunk])
+            if matrix is None:
+                matrix = np.zeros((len(tickets), embedded.shape[1]), dtype=np.float32)
+            matrix[chunk] = embedded
+        return np.zeros((0, 0), dtype=np.float32) if matrix is None else matrix
 
     def inline(self, todo: Iterator[tuple[int, Ticket]]) -> int:
         """Classify and draft as the tickets stream by, a batch at a time, with a pipeline of

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import csv
 from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -76,16 +78,46 @@ def triage_row(
     )
 
 
-def write_outputs(rows: list[TriageRow], themes: list[Theme], problems: list[RowProblem],
-                  out: Path, csat_below: float) -> None:
-    with (out / "triage.jsonl").open("w", encoding="utf-8") as handle:
-        for row in rows:
-            handle.write(row.model_dump_json() + "\n")
+@dataclass
+class _Tally:
+    """What the report says of all rows, gathered while they stream to the files."""
+
+    grid: Counter[tuple[Severity, Effort]] = field(default_factory=Counter)
+    routes: Counter[Route] = field(default_factory=Counter)
+    categories: Counter[Category] = field(default_factory=Counter)
+    listed: list[TriageRow] = field(default_factory=list)
+    quick_wins: list[str] = field(default_factory=list)  # the report's lines
+    escalations: list[str] = field(default_factory=list)
+
+    def add(self, row: TriageRow) -> None:
+        self.grid[(row.severity, row.effort)] += 1
+        self.routes[row.route] += 1
+        self.categories[row.category] += 1
+        if row.tonight:
+            self.listed.append(row)
+        if row.route == Route.quick_win:
+            self.quick_wins.append(
+                f"| {row.rank} | {row.ticket_id} | {row.customer_id or ''} | {row.severity} | "
+                f"{row.effort} | {row.category} | {row.draft_id or 'no draft language'} | "
+                f"{_snippet(row.text)} |")
+        if row.escalate:
+            self.escalations.append(f"- {row.ticket_id} ({row.severity}, {row.category}): "
+                                    f"{'; '.join(row.reasons['severity'][:2])}")
+
+
+def write_outputs(rows: Iterable[TriageRow], themes: list[Theme], problems: list[RowProblem],
+                  out: Path, csat_below: float) -> Counter[Route]:
+    """The run's files, from rows streamed once in rank order (never all held at once);
+    returns how many rows took each route."""
+    tally = _Tally()
     columns = [name for name in TriageRow.model_fields if name != "reasons"] + ["reasons"]
-    with (out / "triage.csv").open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=columns)
+    with (out / "triage.jsonl").open("w", encoding="utf-8") as lines, \
+            (out / "triage.csv").open("w", encoding="utf-8", newline="") as table:
+        writer = csv.DictWriter(table, fieldnames=columns)
         writer.writeheader()
         for row in rows:
+            tally.add(row)
+            lines.write(row.model_dump_json() + "\n")
             data = row.model_dump()
             data["reasons"] = "; ".join(f"{k}: {' | '.join(v)}" for k, v in row.reasons.items())
             data["history_used"] = " ".join(row.history_used)
@@ -97,10 +129,11 @@ def write_outputs(rows: list[TriageRow], themes: list[Theme], problems: list[Row
             handle.write(problem.model_dump_json() + "\n")
     (out / "themes.json").write_text("[" + ",\n".join(t.model_dump_json() for t in themes)
                                      + "]\n", encoding="utf-8")
-    _heatmap(rows, out / "severity-effort.png")
+    _heatmap(tally.grid, out / "severity-effort.png")
     _theme_bars(themes, out / "themes.png")
-    (out / "report.md").write_text(_report(rows, themes, problems, csat_below),
+    (out / "report.md").write_text(_report(tally, themes, problems, csat_below),
                                    encoding="utf-8")
+    return tally.routes
 
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -114,43 +147,33 @@ def _inert(value: object) -> object:
     return value
 
 
-def _report(rows: list[TriageRow], themes: list[Theme], problems: list[RowProblem],
+def _report(tally: _Tally, themes: list[Theme], problems: list[RowProblem],
             csat_below: float) -> str:
     severity, effort = list(Severity), list(Effort)
-    grid = Counter((r.severity, r.effort) for r in rows)
-    routes = Counter(r.route for r in rows)
-    out = [f"# Triage: {len(rows)} closed tickets rated below {csat_below:g}/10", "",
-           *_systemic_section(themes), *_tonight_section(rows), *_themes_section(themes),
+    routes = tally.routes
+    out = [f"# Triage: {routes.total()} closed tickets rated below {csat_below:g}/10", "",
+           *_systemic_section(themes), *_tonight_section(tally.listed),
+           *_themes_section(themes),
            f"Quick wins **{routes[Route.quick_win]}**, escalations **{routes[Route.escalate]}**, "
            f"standard {routes[Route.standard]}. Rows not usable: {len(problems)} "
            "(see `problems.jsonl`).", "", "## Severity × effort", "",
            "| severity \\ effort | " + " | ".join(effort) + " |",
            "|---|" + "---|" * len(effort)]
     for level in reversed(severity):
-        out.append(f"| {level} | " + " | ".join(str(grid[(level, e)]) for e in effort) + " |")
+        out.append(f"| {level} | " + " | ".join(str(tally.grid[(level, e)]) for e in effort)
+                   + " |")
     out += ["", "![severity × effort](severity-effort.png)", "", "## By category", "",
             "| category | tickets |", "|---|---|"]
-    out += [f"| {name} | {count} |"
-            for name, count in Counter(r.category for r in rows).most_common()]
+    out += [f"| {name} | {count} |" for name, count in tally.categories.most_common()]
     out += ["", "## Quick wins, in order", "",
             "| rank | ticket | customer | severity | effort | category | draft | complaint |",
-            "|---|---|---|---|---|---|---|---|"]
-    for row in rows:
-        if row.route == "quick_win":
-            text = _snippet(row.text)
-            out.append(f"| {row.rank} | {row.ticket_id} | {row.customer_id or ''} | "
-                       f"{row.severity} | {row.effort} | {row.category} | "
-                       f"{row.draft_id or 'no draft language'} | {text} |")
-    escalations = [r for r in rows if r.escalate]
-    if escalations:
-        out += ["", "## Escalations", ""]
-        out += [f"- {r.ticket_id} ({r.severity}, {r.category}): "
-                f"{'; '.join(r.reasons['severity'][:2])}" for r in escalations]
+            "|---|---|---|---|---|---|---|---|", *tally.quick_wins]
+    if tally.escalations:
+        out += ["", "## Escalations", "", *tally.escalations]
     return "\n".join(out) + "\n"
 
 
-def _tonight_section(rows: list[TriageRow]) -> list[str]:
-    listed = [row for row in rows if row.tonight]
+def _tonight_section(listed: list[TriageRow]) -> list[str]:
     out = [f"## Tonight's list ({len(listed)})", "",
            "Score = potential × ease × paradox window × customer weight (README, Tonight's "
            "list).", "",
@@ -207,14 +230,13 @@ def _snippet(text: str, limit: int = 90) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _heatmap(rows: list[TriageRow], path: Path) -> None:
+def _heatmap(grid: Counter[tuple[Severity, Effort]], path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     severity, effort = list(Severity), list(Effort)
-    grid = Counter((r.severity, r.effort) for r in rows)
     cells = [[grid[(s, e)] for e in effort] for s in reversed(severity)]
     fig, ax = plt.subplots(figsize=(5.2, 4.2))
     ax.imshow(cells, cmap="OrRd")

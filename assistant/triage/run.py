@@ -17,13 +17,21 @@ from sqlalchemy import create_engine, func, select
 from sqlalchemy.orm import Session
 
 from ..errors import InvalidInput
+from ..models import Route
 from ..service import Assistant
 from .batchapi import BatchTriage
 from .checkpoint import CheckpointBase, RunRow, TicketRow
 from .exports import Preset, RowProblem, Ticket, read_export
 from .job import DraftMode, Job
-from .outputs import TriageRow, write_outputs
-from .themes import LanguageDirections, Theme, ThemeMemory, compared, find_themes
+from .outputs import write_outputs
+from .themes import (
+    LanguageDirections,
+    Theme,
+    ThemeMemory,
+    ThemeTicket,
+    compared,
+    find_themes,
+)
 from .tonight import tonight
 
 
@@ -95,33 +103,32 @@ def run_triage(
         classified = BatchTriage(job, out, log or (lambda _: None)).run(todo)
     else:
         classified = job.inline(todo)
-    with Session(checkpoint) as session:
-        results = [TriageRow.model_validate_json(r) for r in session.scalars(
-            select(TicketRow.result).order_by(TicketRow.position))]
-    ranked = tonight(results, top)
-    listed = [row for row in ranked if row.tonight]
+    ranking = tonight(job.rows(), top)
+    listed = [ranking.placed(row, rank) for rank, row in enumerate(
+        job.rows_of(list(ranking.others)), start=1)]
     if draft == "top":
         job.draft_tonight(listed)
-    themes, of_ticket = _themes(assistant, job, ranked)
-    ranked = [row.model_copy(update={"theme": of_ticket.get(row.ticket_id)}) for row in ranked]
+    themes, of_ticket = _themes(assistant, job)
+    ranked = (ranking.placed(row, rank, of_ticket.get(row.ticket_id))
+              for rank, row in enumerate(job.rows_of(ranking.order), start=1))
+    routes = write_outputs(ranked, themes, reading.problems, out, csat_below)
     checkpoint.dispose()
-    write_outputs(ranked, themes, reading.problems, out, csat_below)
     return TriageSummary(
         read=reading.read, selected=reading.selected, classified_now=classified,
         resumed=len(done), problems=len(reading.problems),
-        quick_wins=sum(r.route == "quick_win" for r in ranked), tonight=len(listed),
+        quick_wins=routes[Route.quick_win], tonight=len(listed),
         themes=len(themes), systemic=sum(t.systemic for t in themes),
         run_label=job.run_label, out=out,
     )
 
 
-def _themes(assistant: Assistant, job: Job, rows: list[TriageRow]
-            ) -> tuple[list[Theme], dict[str, int]]:
+def _themes(assistant: Assistant, job: Job) -> tuple[list[Theme], dict[str, int]]:
     """The run's themes, compared with the tenant's previous run and remembered for the
     next one."""
     index = assistant.shipped_classifier.index  # our examples, the same for every tenant
     directions = LanguageDirections(index.matrix, [e.language for e in index.examples])
-    themes, of_ticket = find_themes(rows, job.vectors(rows), directions)
+    tickets = [ThemeTicket.of(row) for row in job.rows()]
+    themes, of_ticket = find_themes(tickets, job.vectors(tickets), directions)
     memory = ThemeMemory(assistant.drafts.db, assistant.tenant)
     before = memory.previous(job.run_label)
     if before is not None:

@@ -26,6 +26,7 @@ import math
 import re
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import numpy as np
@@ -104,9 +105,10 @@ class LanguageDirections:
                             for language in set(languages)}
 
     def remove(self, vectors: np.ndarray, languages: Sequence[str]) -> np.ndarray:
-        """Unit vectors without their language's direction, in one copy of `vectors` (no
-        matrix of offsets beside it: memory stays one run's vectors)."""
-        result = np.array(vectors, dtype=np.float32)
+        """Unit vectors without their language's direction, in place when `vectors` is a
+        float32 matrix (no copy, no matrix of offsets beside it: memory stays one run's
+        vectors)."""
+        result = np.asarray(vectors, dtype=np.float32)
         _normalise(result)
         spoken = np.asarray(languages)
         for language in set(languages):
@@ -213,9 +215,28 @@ def names(themes: list[list[int]], texts: list[str], languages: list[str], size:
     return result
 
 
-def find_themes(rows: list[TriageRow], vectors: np.ndarray, directions: LanguageDirections
+@dataclass(frozen=True, slots=True)
+class ThemeTicket:
+    """What grouping and naming need of a triage row (its reasons and drafts stay in the
+    checkpoint: a 10,000-ticket run keeps a few MB of these)."""
+
+    ticket_id: str
+    text: str
+    language: str
+    customer_id: str | None
+    category: Category
+    route: Route
+
+    @classmethod
+    def of(cls, row: TriageRow) -> ThemeTicket:
+        return cls(row.ticket_id, row.text, row.language, row.customer_id, row.category,
+                   row.route)
+
+
+def find_themes(rows: list[ThemeTicket], vectors: np.ndarray, directions: LanguageDirections
                 ) -> tuple[list[Theme], dict[str, int]]:
-    """The run's themes, largest first, and the theme id of each ticket that has one."""
+    """The run's themes, largest first, and the theme id of each ticket that has one
+    (`vectors`, float32, lose their language direction in place)."""
     if not rows:
         return [], {}
     centred = directions.remove(vectors, [row.language for row in rows])

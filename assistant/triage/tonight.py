@@ -16,6 +16,8 @@ and their other low-rated tickets are listed with it."""
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
+from dataclasses import dataclass
 
 from ..models import Effort, RecoveryPotential, Route, Severity
 from .outputs import TriageRow
@@ -38,21 +40,36 @@ def scored(row: TriageRow) -> TriageRow:
     return row.model_copy(update={"score": score, "score_parts": parts})
 
 
-def tonight(rows: list[TriageRow], top: int) -> list[TriageRow]:
-    """Every row scored and ranked: tonight's list first (the `top` best customers, one row
-    each, with their other tickets), then the rest by score; ticket ids settle ties."""
-    ranked = sorted((scored(row) for row in rows), key=lambda r: (-(r.score or 0), r.ticket_id))
-    chosen: dict[str, TriageRow] = {}
+@dataclass
+class Ranking:
+    """Every row's place, kept as ticket ids only (a 10,000-ticket run ranks in a few MB; the
+    rows themselves stay in the checkpoint): tonight's list first (the `top` best customers,
+    one row each, with their other tickets), then the rest by score; ticket ids settle ties."""
+
+    order: list[str]
+    others: dict[str, list[str]]  # a listed ticket's customer's other low-rated tickets
+
+    def placed(self, row: TriageRow, rank: int, theme: int | None = None) -> TriageRow:
+        """The row as the outputs show it: scored, ranked, marked if it is on the list, with
+        its theme."""
+        update: dict[str, object] = {"rank": rank, "theme": theme}
+        if row.ticket_id in self.others:
+            update |= {"tonight": True, "other_tickets": self.others[row.ticket_id]}
+        return scored(row).model_copy(update=update)
+
+
+def tonight(rows: Iterable[TriageRow], top: int) -> Ranking:
+    """Rank the rows (streamed once) for tonight's list."""
+    standings = sorted((-(scored(row).score or 0), row.ticket_id,
+                         row.customer_id or f"ticket:{row.ticket_id}") for row in rows)
+    chosen: dict[str, str] = {}  # customer -> their listed ticket
     others: dict[str, list[str]] = {}
-    for row in ranked:
-        customer = row.customer_id or f"ticket:{row.ticket_id}"
+    for negative_score, ticket_id, customer in standings:
         if customer in chosen:
-            others.setdefault(customer, []).append(row.ticket_id)
-        elif len(chosen) < top and (row.score or 0) > 0:
-            chosen[customer] = row
-    listed = {row.ticket_id for row in chosen.values()}
-    first = [row.model_copy(update={"tonight": True, "other_tickets": others.get(
-        row.customer_id or f"ticket:{row.ticket_id}", [])}) for row in chosen.values()]
-    rest = [row for row in ranked if row.ticket_id not in listed]
-    return [row.model_copy(update={"rank": rank})
-            for rank, row in enumerate([*first, *rest], start=1)]
+            others.setdefault(customer, []).append(ticket_id)
+        elif len(chosen) < top and negative_score < 0:
+            chosen[customer] = ticket_id
+    listed = set(chosen.values())
+    return Ranking(
+        order=[*chosen.values(), *(t for _, t, _ in standings if t not in listed)],
+        others={ticket_id: others.get(customer, []) for customer, ticket_id in chosen.items()})
