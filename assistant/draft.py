@@ -59,7 +59,7 @@ class Switched:
 
 def gesture_options(
     knowledge: Knowledge, recall: Recall | None, severity: Severity, language: str,
-    today: date, cooldown_days: int,
+    today: date, cooldown_days: int, complaint: str,
 ) -> tuple[list[tuple[Gesture, list[str]]], list[str]]:
     """What a draft may offer, best first, each with the history items that ground it: a
     stated preference in the customer's own words, the catalogue gesture it names, the
@@ -67,7 +67,7 @@ def gesture_options(
     history items that ruled some out. The first is drafted; a reviewer may switch."""
     catalogue, ruled_out = choose_gesture(knowledge, recall, severity, language, today,
                                           cooldown_days)
-    own = own_gestures(knowledge, recall, severity, today, cooldown_days)
+    own = own_gestures(knowledge, recall, severity, today, cooldown_days, complaint)
     if catalogue is None:
         return own, ruled_out
     if catalogue.based_on is not None:
@@ -202,7 +202,7 @@ def compose(
                   wording.pick(bank.ownership, "ownership"),
                   wording.pick(bank.fix[category], "fix").format(when=when) + "."]
         grounded, ruled_out = gesture_options(knowledge, recall, severity, language, today,
-                                              cooldown_days)
+                                              cooldown_days, understood.reading.text)
         options = [option for option, _ in grounded]
         gesture, grounds = grounded[0] if grounded else (None, [])
         if switched is not None:

@@ -6,7 +6,8 @@ in any words), what they ordered twice or more (newest first), and only then the
 named gestures and its generic ones (`knowledge/gestures.toml`). Never: another customer's
 items (recall is per customer), anything given within the cooldown or that already failed (a
 complaint came after it), anything a note says the
-customer cannot or will not have (an allergy, "does not drink"), or any treat where the harm
+customer cannot or will not have (an allergy, "does not drink"), anything the customer ended
+(a note, or the complaint: "charged for the plan I cancelled"), or any treat where the harm
 is serious (critical severity: a person decides)."""
 
 from __future__ import annotations
@@ -40,6 +41,16 @@ _EXCLUDES = re.compile(
 _ALCOHOL = ("wine", "beer", "prosecco", "champagne", "spirit", "vin", "øl", "öl", "wein",
             "bier", "sekt", "cocktail")
 _TRAILING_DETAIL = re.compile(r"\s*[,(;].*$")
+# The customer ended something (a plan, a membership, a service): in the Nordic and German
+# verbs the customer is the one who ends; in English only with "I" or at a note's start, since
+# "the cinema cancelled our screening" is the business's doing.
+_ENDED = re.compile(
+    r"(?:^|\bI\s+(?:\w+\s+){0,2}?|\b(?:customer|they|has|have)\s+)"
+    r"(?:cancel+ed|ended|terminated|unsubscribed)\b|"
+    r"\b(?:sade|sagt|sa)\s+(?:\w+\s+)?(?:upp|opp)\b|\bavslut(?:ade|at|tet|tede)\b|"
+    r"\bopsag(?:de|t)\b|\bafmeldt?e?\b|\bgekündigt\b|\bkündigte\b|\babbestellt\b",
+    re.IGNORECASE)
+_CLAUSE_END = re.compile(r"(?<!\d)[.!?;]+|\n")  # "zum 31. Mai" is one clause
 
 
 @dataclass(frozen=True)
@@ -51,8 +62,10 @@ class Choice:
     reason: str
 
 
-def from_history(recall: Recall | None, today: date, cooldown_days: int) -> list[Choice]:
-    """This customer's own options, best first: stated likes, then repeat orders."""
+def from_history(recall: Recall | None, today: date, cooldown_days: int, complaint: str = ""
+                 ) -> list[Choice]:
+    """This customer's own options, best first: stated likes, then repeat orders; none the
+    customer ended (`complaint`, as read, may say so)."""
     if recall is None:
         return []
     facts = recall.facts
@@ -62,17 +75,19 @@ def from_history(recall: Recall | None, today: date, cooldown_days: int) -> list
     recent = [g for g in facts.gestures_given if g.at >= today - timedelta(days=cooldown_days)
               or any(at > g.at for at in complaints)]
     excluded = _excluded_words([*facts.notes, *facts.preferences])
+    ended = _ended_stems([complaint, *(note.text for note in facts.notes)])
     choices = [Choice(words, [item.id], f"said they like it ({item.id}, {item.at})")
                for item in facts.preferences if (words := _liked(item.text))]
     choices += _repeat_orders(facts.orders)
     return [choice for choice in choices
             if not _overlaps(choice.words, [g.text for g in recent])
-            and not _excluded(choice.words, excluded)]
+            and not _excluded(choice.words, excluded)
+            and not any(stem in choice.words.lower() for stem in ended)]
 
 
 def own_gestures(
     knowledge: Knowledge, recall: Recall | None, severity: Severity, today: date,
-    cooldown_days: int,
+    cooldown_days: int, complaint: str,
 ) -> list[tuple[Gesture, list[str]]]:
     """The customer's own options within the policy cap, best first, each with the history
     items that ground it; none where the harm is serious or the policy offers no own items
@@ -83,7 +98,7 @@ def own_gestures(
     value = min(policy.treat_value, policy.caps[severity])
     return [(Gesture(kind="history", text=choice.words, value=value, currency=policy.currency,
                      based_on=choice.history_ids[0], reason=choice.reason), choice.history_ids)
-            for choice in from_history(recall, today, cooldown_days)]
+            for choice in from_history(recall, today, cooldown_days, complaint)]
 
 
 def _liked(text: str) -> str | None:
@@ -128,6 +143,20 @@ def _excluded_words(items: list[HistoryItem]) -> set[str]:
             if match.group(1):
                 words.add(match.group(1).lower())
     return words
+
+
+def _ended_stems(texts: list[str]) -> set[str]:
+    """The first five letters of each longer word in a clause that says the customer ended
+    something ("Sade upp streamingtjänsten" -> "sade", "strea"…): an option holding one of them
+    anywhere, as a compound's head too ("tjäns" in "Streamingtjänst"), is not offered."""
+    stems: set[str] = set()
+    for text in texts:
+        for clause in _CLAUSE_END.split(text):
+            if _ENDED.search(clause.strip()):
+                rest = _ENDED.sub(" ", clause.strip()).lower()  # not "ended" in "blended"
+                stems.update(word[:5] for word in re.findall(r"\w[\w-]*", rest)
+                             if len(word) >= 5)
+    return stems
 
 
 def _stems(text: str) -> set[str]:

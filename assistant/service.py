@@ -370,7 +370,7 @@ class Assistant:
                 options = [] if labels.severity is Severity.critical else [
                     option for option, _ in gesture_options(
                         knowledge, case.recall, labels.severity, labels.language, today,
-                        cooldown)[0]]
+                        cooldown, case.understood.reading.text)[0]]
                 return written.model_copy(update={"gesture_options": options})
         draft = compose(case.understood, labels, case.recall, knowledge, today, cooldown,
                         signer=signer, team_replies=team_replies)

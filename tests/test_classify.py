@@ -362,3 +362,19 @@ def test_an_account_taken_over_or_data_leaked_is_critical(offline_assistant, tex
 ])
 def test_a_locked_or_lost_login_is_no_breach(knowledge, text, language):
     assert not [h for h in find_cues(text, language, knowledge) if "breach" in h.cue.flags]
+
+
+@pytest.mark.parametrize(("text", "language", "public"), [
+    ("I'm contacting the local paper about the way you treated us.", "en", True),
+    ("Jag kommer att kontakta tidningen om det här.", "sv", True),
+    ("Jeg går til pressen med denne sag.", "da", True),
+    ("Jeg skal kontakte avisa om dette.", "nb", True),
+    # A newspaper that is the product (a publisher's own customers) is no threat to go public.
+    ("My Sunday newspaper has not been delivered for three weeks.", "en", False),
+    ("Morgontidningen har inte kommit på tre dagar.", "sv", False),
+    ("Avisen er ikke kommet i postkassen i dag.", "da", False),
+    ("Jeg ble belastet for helgeavisen etter at jeg sa den opp.", "nb", False),
+])
+def test_going_to_the_press_is_a_threat_a_newspaper_is_not(knowledge, text, language, public):
+    found = [h for h in find_cues(text, language, knowledge) if "public" in h.cue.flags]
+    assert bool(found) is public, found

@@ -103,9 +103,9 @@ def _scenario_eval(tmp_path: Path, name: str) -> dict:
 
 
 NO_FORBIDDEN_YET = pytest.mark.xfail(strict=True, reason=(
-    "not reached on gestures-heldout-3: 3 of 67 replies name a forbidden item (a charge "
-    "for a cancelled service labelled high, not critical; two exclusions only meaning can "
-    "see: lactose vs butter, shellfish vs skagenröra); evals/README.md"))
+    "not reached on gestures-heldout-3: 2 of 67 replies name a forbidden item, two "
+    "exclusions only meaning can see: lactose vs butter, shellfish vs skagenröra; "
+    "evals/README.md"))
 
 
 @pytest.mark.parametrize(("name", "right"), [
@@ -227,3 +227,26 @@ def test_a_reviewer_switches_the_gesture_among_the_options(tmp_path):
         late = client.post(f"/v1/drafts/{draft['id']}/gesture",
                            json={"reviewer": "maria", "option": 0})
         assert late.status_code == 409
+
+
+def test_what_the_customer_ended_is_not_offered():
+    """Repeat orders of a plan the customer cancelled are no treat, whether a note or the
+    complaint says so; what the business cancelled, or another thing ended, rules out
+    nothing."""
+    orders = [_item("o1", HistoryKind.order, "Family streamingtjänst", "2026-08-01"),
+              _item("o2", HistoryKind.order, "Family streamingtjänst", "2026-09-01"),
+              _item("o3", HistoryKind.order, "Salted liquorice, 200 g", "2026-07-01"),
+              _item("o4", HistoryKind.order, "Salted liquorice, 200 g", "2026-10-01")]
+    both = ["Salted liquorice", "Family streamingtjänst"]  # the newest repeat first
+    assert [c.words for c in from_history(_recall(*orders), TODAY, 180)] == both
+    noted = _recall(*orders, _item("n1", HistoryKind.note, "Sade upp tjänsten 1 oktober",
+                                   "2026-10-01"))
+    assert [c.words for c in from_history(noted, TODAY, 180)] == ["Salted liquorice"]
+    said = "I was billed for the streaming plan I cancelled last month."
+    assert [c.words for c in from_history(_recall(*orders), TODAY, 180, said)] == [
+        "Salted liquorice"]
+    theirs = "You cancelled my streaming without warning and I missed the final."
+    assert [c.words for c in from_history(_recall(*orders), TODAY, 180, theirs)] == both
+    other = _recall(*orders, _item("n2", HistoryKind.note, "Cancelled the printed catalogue",
+                                   "2026-03-01"))
+    assert [c.words for c in from_history(other, TODAY, 180)] == both

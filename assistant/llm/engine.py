@@ -131,7 +131,7 @@ class LLMEngine:
         # The customer's own options go to the model by id; it may choose one of them, a
         # catalogue kind, or none.
         own = {f"own-{n}": choice for n, choice in enumerate(
-            from_history(recall, today, cooldown), start=1)}
+            from_history(recall, today, cooldown, understood.reading.text), start=1)}
         if severity is Severity.critical:
             allowed, own = [], {}
         if "own_items" not in policy.offers:
