@@ -26,16 +26,33 @@ _FLAGS = re.IGNORECASE | re.UNICODE
 _QUOTED = re.compile(
     r"^(?:-{2,}\s*(?:original message|ursprungligt meddelande|oprindelig meddelelse|"
     r"opprinnelig melding|ursprüngliche nachricht)|(?:on|den|d\.|am|på)\s.{4,80}\s"
-    r"(?:wrote|skrev|schrieb):\s*$|(?:from|från|fra|von):\s.*@)", _FLAGS)
+    r"(?:wrote|skrev|schrieb):\s*$|(?:from|från|fra|von):\s.*@|"
+    # "2. nov. 2026 kl. 09:14 skrev Kundeservice <…>:", the sender after the verb
+    r".{0,60}\b(?:19|20)\d{2}\b.{0,40}\b(?:wrote|skrev|schrieb)\b.{0,80}:\s*$)", _FLAGS)
 _DEVICE = re.compile(
-    r"^(?:sent from|skickat från|sendt fra|von meinem|gesendet von|get outlook for)\b", _FLAGS)
+    r"^(?:sent from|skickat från|sendt fra|von meinem|gesendet von|get outlook for|"
+    r"this e-?mail is a service from|delivered by)\b", _FLAGS)
+# A helpdesk's notification: "##- Please type your reply above this line -##" opens it, and
+# "Robin Carter wrote:" / "Kunden skrev:" (no date: not a mail client's quote header) says
+# that the customer's words follow; what came before them is the helpdesk's.
+_THIS_LINE = re.compile(
+    r"\b(?:above|below|ovanför|nedanför|under|over|über|unter)\s+(?:this|denna|den här|"
+    r"denne|dieser)\s+(?:line|rad|raden|linje|linjen|zeile)\b", _FLAGS)
+_ATTRIBUTION = re.compile(r"^[\w .'-]{1,40}\s(?:wrote|said|skrev|sagde|sa|schrieb)\s*:\s*$",
+                          _FLAGS)
+# An SMS gateway's footer after the words: "- sent with Textra from +45 …", "Reply STOP …".
+_SMS_FOOTER = re.compile(
+    r"\s*[-/–]?\s*(?:sent (?:with|via|from|using) [\w ]{2,20}?(?: from \+?[\d ]{6,})?[.,]?\s*)?"
+    r"(?:reply|svara|svar|antworte\w*)\s+(?-i:STOPP?)\b"
+    r"(?:\s+(?:to|för att|for at|for å|um|zum)\b[^.\n]{0,40})?\.?\s*$", _FLAGS)
 _SIGN_OFF = re.compile(
     r"^(?:(?:kind|best|warm|warmest)\s+regards|regards|best wishes|best|thanks|thank you|"
     r"many thanks|cheers|sincerely|yours sincerely|br|"
     r"med vänlig(?:a)? hälsning(?:ar)?|vänliga hälsningar|hälsningar|mvh|"
     r"(?:med )?venlig(?:st)? hilsen|(?:med )?vennlig hilsen|hilsen|"
     r"mit freundlichen grüßen|freundliche grüße|viele grüße|beste grüße|liebe grüße|"
-    r"lg|mfg|gruß)[\s,.!]*$", _FLAGS)
+    r"lg|mfg|gruß)[\s,.!]*"
+    r"(?-i:[A-ZÅÄÖÆØÜ][\w.'-]*(?:\s+[A-ZÅÄÖÆØÜ][\w.'-]*){0,2})?\s*$", _FLAGS)  # "Mvh Jonas"
 _SIGNATURE_LINES = 5  # a sign-off is followed by at most a name, a title, a phone …
 _REPLY_WORDS = 8  # a reply has at least this much to say above what it quotes
 _GREETING = (
@@ -68,7 +85,8 @@ _TRAILING_TAGS = re.compile(r"(?:\s*#\w+)+\s*$")  # tags after the last words ar
 _SPACES = re.compile(r"[ \t]+")
 # Inline wrapping, in order: (pattern, what it is, replacement); a nameless one is no loss.
 _INLINE: list[tuple[re.Pattern[str], str, str]] = [
-    (_TRAILING_SIGN_OFF, "a sign-off", ""), (_URL, "links", " "),
+    (_TRAILING_SIGN_OFF, "a sign-off", ""), (_SMS_FOOTER, "an SMS footer", ""),
+    (_URL, "links", " "),
     (_EMAIL, "e-mail addresses", " "), (_REPLY_DOT, "", ""), (_NUMBER_TAG, "#numbers", " "),
 ]
 _SHOUTING = 0.7  # of the letters in capitals: the whole text is shouted
@@ -114,10 +132,21 @@ def read(text: str) -> Read:
 
 def _content_lines(lines: list[str], dropped: list[str]) -> list[str]:
     kept: list[str] = []
+    notice = False  # inside a helpdesk's notification, before the customer's words
     for number, line in enumerate(lines):
         stripped = line.strip()
         if stripped.startswith(">"):
             dropped.append("quoted lines")
+            continue
+        if _THIS_LINE.search(stripped) and len(stripped.split()) <= 12:
+            if sum(len(said.split()) for said in kept) >= _REPLY_WORDS:
+                dropped.append("a quoted thread")  # the customer answered above it
+                break
+            dropped.append("a helpdesk's notice")
+            kept, notice = [], True
+            continue
+        if notice and _ATTRIBUTION.match(stripped):
+            kept, notice = [], False
             continue
         if _QUOTED.match(stripped):
             if sum(len(said.split()) for said in kept) >= _REPLY_WORDS:
@@ -135,7 +164,12 @@ def _content_lines(lines: list[str], dropped: list[str]) -> list[str]:
         if _DEVICE.match(stripped):
             dropped.append("a device line")
             continue
-        stripped = _REPLY_PREFIX.sub("", stripped)
+        unprefixed = _REPLY_PREFIX.sub("", stripped)
+        if unprefixed != stripped and not kept and len(lines) > 1:
+            # "Re: Your booking 55123": the subject of the mail the customer answers
+            dropped.append("a reply's subject line")
+            continue
+        stripped = unprefixed
         if len(lines) > 1 and _metadata(stripped):
             dropped.append("form or header fields")
             continue

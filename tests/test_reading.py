@@ -87,9 +87,10 @@ def test_a_wrapping_changes_few_labels(offline_assistant):
     bare = offline_assistant.classify_many([ComplaintIn(text=x["text"]) for x in lines])
     rng = random.Random(3)
     for name in sorted({f["name"] for f in framings("tune")}):
-        template = next(f["template"] for f in framings("tune") if f["name"] == name)
-        wrapped = offline_assistant.classify_many(
-            [ComplaintIn(text=framed(template, x["text"], rng)) for x in lines])
+        templates = {f["language"]: f["template"] for f in framings("tune") if f["name"] == name}
+        wrapped = offline_assistant.classify_many([ComplaintIn(text=framed(
+            templates.get(x["language"], templates.get("*", "")), x["text"], rng))
+            for x in lines])
         for label in ("severity", "effort"):
             same = sum(getattr(a, label) == getattr(b, label) for a, b in zip(
                 bare, wrapped, strict=True)) / len(lines)
