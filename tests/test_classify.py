@@ -364,17 +364,28 @@ def test_a_locked_or_lost_login_is_no_breach(knowledge, text, language):
     assert not [h for h in find_cues(text, language, knowledge) if "breach" in h.cue.flags]
 
 
-@pytest.mark.parametrize(("text", "language", "public"), [
-    ("I'm contacting the local paper about the way you treated us.", "en", True),
-    ("Jag kommer att kontakta tidningen om det här.", "sv", True),
-    ("Jeg går til pressen med denne sag.", "da", True),
-    ("Jeg skal kontakte avisa om dette.", "nb", True),
+
+@pytest.mark.parametrize(("text", "language", "flag", "expected"), [
+    ("I'm contacting the local paper about the way you treated us.", "en", "public", True),
+    ("Jag kommer att kontakta tidningen om det här.", "sv", "public", True),
+    ("Jeg går til pressen med denne sag.", "da", "public", True),
+    ("Jeg skal kontakte avisa om dette.", "nb", "public", True),
     # A newspaper that is the product (a publisher's own customers) is no threat to go public.
-    ("My Sunday newspaper has not been delivered for three weeks.", "en", False),
-    ("Morgontidningen har inte kommit på tre dagar.", "sv", False),
-    ("Avisen er ikke kommet i postkassen i dag.", "da", False),
-    ("Jeg ble belastet for helgeavisen etter at jeg sa den opp.", "nb", False),
+    ("My Sunday newspaper has not been delivered for three weeks.", "en", "public", False),
+    ("Morgontidningen har inte kommit på tre dagar.", "sv", "public", False),
+    ("Avisen er ikke kommet i postkassen i dag.", "da", "public", False),
+    ("Jeg ble belastet for helgeavisen etter at jeg sa den opp.", "nb", "public", False),
+    ("Min mamma fick läggas in på sjukhus för vätskebrist.", "sv", "harm", True),
+    ("Vi måtte på hospitalet med vores søn efter maden.", "da", "harm", True),
+    ("Jeg endte på sykehus etter middagen.", "nb", "harm", True),
+    ("Ich lag nach dem Essen zwei Tage im Krankenhaus.", "de", "harm", True),
+    # A hospital's bill or car park is no one hurt (compounds included).
+    ("Sjukhusräkningen skickades till fel adress.", "sv", "harm", False),
+    ("Hospitalsregningen kom to gange.", "da", "harm", False),
+    ("Sykehusparkeringen trakk meg to ganger.", "nb", "harm", False),
+    ("Die Krankenhausrechnung wurde doppelt abgebucht.", "de", "harm", False),
 ])
-def test_going_to_the_press_is_a_threat_a_newspaper_is_not(knowledge, text, language, public):
-    found = [h for h in find_cues(text, language, knowledge) if "public" in h.cue.flags]
-    assert bool(found) is public, found
+def test_a_floor_cue_needs_its_context(knowledge, text, language, flag, expected):
+    """Going to the press, or a stay in hospital; not the newspaper or hospital itself."""
+    found = [h for h in find_cues(text, language, knowledge) if flag in h.cue.flags]
+    assert bool(found) is expected, found
