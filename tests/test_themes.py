@@ -96,16 +96,23 @@ def test_planted_theme_counts_are_within_ten_percent_on_the_tune_set(first_run):
     assert all(abs(counts[n] - FIRST[n]) <= 0.1 * FIRST[n] for n in FIRST), counts
 
 
+HELD_OUT_3 = {"points-wiped": 60, "reservation-not-found": 40, "warranty-refused": 25,
+              "unsubscribe-ignored": 15}
+
+
 @pytest.mark.xfail(strict=True, reason="not reached: on held-out planted themes a theme splits "
-                   "by language and wording (60 found as 15, 25 as 6); evals/README.md, Themes")
-def test_planted_theme_counts_are_within_ten_percent_on_held_out_text(assistant, tmp_path):
-    write_planted_export(tmp_path / "export.csv", DATA / "themes-heldout-2.jsonl", HELD_OUT,
-                         seed=5)
+                   "by language and wording (60 found as 15-20, 25 as 6-8); evals/README.md, "
+                   "Themes")
+@pytest.mark.parametrize(("source", "planted", "seed"), [
+    ("themes-heldout-2.jsonl", HELD_OUT, 5), ("themes-heldout-3.jsonl", HELD_OUT_3, 7)])
+def test_planted_theme_counts_are_within_ten_percent_on_held_out_text(
+        assistant, tmp_path, source, planted, seed):
+    write_planted_export(tmp_path / "export.csv", DATA / source, planted, seed=seed)
     # A tenant of its own, so that this run is no other test's "previous run".
-    run_triage(assistant.for_tenant("held-out"), tmp_path / "export.csv", tmp_path / "out",
-               preset=PRESETS["generic"], top=5)
-    counts = planted_counts(tmp_path / "out", HELD_OUT, "themes-heldout-2.jsonl")
-    assert all(abs(counts[n] - HELD_OUT[n]) <= 0.1 * HELD_OUT[n] for n in HELD_OUT), counts
+    run_triage(assistant.for_tenant(f"held-out-{seed}"), tmp_path / "export.csv",
+               tmp_path / "out", preset=PRESETS["generic"], top=5)
+    counts = planted_counts(tmp_path / "out", planted, source)
+    assert all(abs(counts[n] - planted[n]) <= 0.1 * planted[n] for n in planted), counts
 
 
 def test_the_next_run_says_what_changed_and_other_tenants_see_none_of_it(
