@@ -146,9 +146,10 @@ def _excluded_words(items: list[HistoryItem]) -> set[str]:
 
 
 def _ended_stems(texts: list[str]) -> set[str]:
-    """The first five letters of each longer word in a clause that says the customer ended
-    something ("Sade upp streamingtjänsten" -> "sade", "strea"…): an option holding one of them
-    anywhere, as a compound's head too ("tjäns" in "Streamingtjänst"), is not offered."""
+    """The first five letters of each longer word, the ending verb left out, in a clause that
+    says the customer ended something ("Sade upp tjänsten 1 oktober" -> "tjäns", "oktob"): an
+    option holding one of them anywhere, as a compound's head too ("tjäns" in
+    "Streamingtjänst"), is not offered."""
     stems: set[str] = set()
     for text in texts:
         for clause in _CLAUSE_END.split(text):

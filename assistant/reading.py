@@ -139,7 +139,7 @@ def _content_lines(lines: list[str], dropped: list[str]) -> list[str]:
             dropped.append("quoted lines")
             continue
         if _THIS_LINE.search(stripped) and len(stripped.split()) <= 12:
-            if sum(len(said.split()) for said in kept) >= _REPLY_WORDS:
+            if _replied(kept):
                 dropped.append("a quoted thread")  # the customer answered above it
                 break
             dropped.append("a helpdesk's notice")
@@ -149,7 +149,7 @@ def _content_lines(lines: list[str], dropped: list[str]) -> list[str]:
             kept, notice = [], False
             continue
         if _QUOTED.match(stripped):
-            if sum(len(said.split()) for said in kept) >= _REPLY_WORDS:
+            if _replied(kept):
                 dropped.append("a quoted thread")
                 break
             # Little or nothing above it ("FYI, see below."): a forward, and what it quotes
@@ -183,6 +183,11 @@ def _content_lines(lines: list[str], dropped: list[str]) -> list[str]:
             stripped = opened
         kept.append(stripped)
     return kept
+
+
+def _replied(kept: list[str]) -> bool:
+    """Enough words above a thread marker to be the customer's answer to what follows."""
+    return sum(len(line.split()) for line in kept) >= _REPLY_WORDS
 
 
 def _metadata(line: str) -> bool:
