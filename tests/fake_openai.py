@@ -37,6 +37,7 @@ class Fail:
     status: int
     headers: dict[str, str] = field(default_factory=dict)
     message: str = "scripted failure"
+    param: str | None = None  # the request field the error is about, as OpenAI names it
 
 
 @dataclass
@@ -161,7 +162,7 @@ class FakeOpenAI:
                     action = Answer("{}")
                 if isinstance(action, Fail):
                     error = {"error": {"message": action.message, "type": "scripted",
-                                       "code": str(action.status)}}
+                                       "param": action.param, "code": str(action.status)}}
                     self._send(action.status, error, action.headers)
                     return
                 self._send(200, _completion(body, action, seen))

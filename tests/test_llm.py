@@ -420,6 +420,74 @@ def test_json_mode_tells_the_model_the_schema(fake, tmp_path):
     assert "matches this JSON schema" in system and '"recovery_potential"' in system
 
 
+@pytest.mark.parametrize("wrapped", [
+    "<think>The customer is upset, maybe {\"severity\": \"low\"}? No.</think>\n{answer}",
+    "```json\n{answer}\n```",
+    "Here are the labels:\n\n{answer}\n\nLet me know if you need more.",
+])
+def test_an_answer_wrapped_in_reasoning_a_fence_or_prose_is_read(llm, fake, wrapped):
+    """Servers that do not hold the answer to the schema let models wrap it; the object
+    after the reasoning is the answer, not a guess inside it."""
+    fake.then(Answer(wrapped.replace("{answer}", json.dumps(labels(severity="high")))))
+    result = llm.classify(ComplaintIn(text=SALAD))
+    assert result.engine == "llm" and result.severity == "high"
+
+
+def test_an_answer_that_is_all_reasoning_falls_back_and_says_why(llm, fake):
+    fake.then(Answer("<think>Severity could be " + json.dumps(labels()) + " but"))
+    result = llm.classify(ComplaintIn(text=SALAD))
+    assert result.engine == "offline"
+    assert "did not fit the LabelsOut schema" in (result.fallback_reason or "")
+
+
+def _picky(refuses: set[str]):
+    """A server that refuses, on every request, what some real ones refuse: `temperature`
+    other than 1 (OpenAI's reasoning models), `json_schema` (servers without a grammar),
+    `json_object` (LM Studio); it answers labels when nothing it refuses is asked."""
+    def answer(seen: Seen) -> Fail | Answer:
+        body = seen.body
+        if "temperature" in refuses and body.get("temperature", 1) != 1:
+            return Fail(400, param="temperature", message=(
+                "Unsupported value: 'temperature' does not support 0 with this model. "
+                "Only the default (1) value is supported."))
+        kind = (body.get("response_format") or {}).get("type")
+        if kind in refuses:
+            return Fail(400, message=f"response_format type {kind} is not supported")
+        return Answer("```json\n" + json.dumps(labels(effort="low")) + "\n```")
+    return answer
+
+
+@pytest.mark.parametrize("refuses, structured, prompt_has_schema", [
+    ({"temperature"}, "json_schema", False),
+    ({"json_schema"}, "json_object", True),
+    ({"temperature", "json_schema", "json_object"}, None, True),
+])
+def test_a_server_that_refuses_a_request_setting_gets_it_once_and_then_without(
+        tmp_path, refuses, structured, prompt_has_schema):
+    server = FakeOpenAI(default=_picky(refuses))
+    with server.running():
+        assistant = new_assistant(Settings(
+            data_dir=tmp_path, engine="llm", openai_base_url=server.base_url,
+            openai_api_key="sk", llm_max_retries=0))
+        first = assistant.classify(ComplaintIn(text=SALAD))
+        refused = len(server.seen) - 1
+        second = assistant.classify(ComplaintIn(text=SALAD))
+    assert first.engine == second.engine == "llm" and first.effort == "low"
+    assert refused == len(refuses)  # one refusal per setting, not per call
+    assert first.usage.calls == 1 + refused and second.usage.calls == 1
+    last = server.seen[-1].body
+    assert ("temperature" in last) == ("temperature" not in refuses)
+    assert (last.get("response_format") or {}).get("type") == structured
+    assert ("matches this JSON schema" in last["messages"][0]["content"]) == prompt_has_schema
+
+
+def test_a_refusal_about_something_else_is_not_retried(llm, fake):
+    fake.then(Fail(400, message="messages: too many images"))
+    result = llm.classify(ComplaintIn(text=SALAD))
+    assert result.engine == "offline" and "too many images" in (result.fallback_reason or "")
+    assert len(fake.seen) == 1
+
+
 def test_a_banned_phrase_is_a_style_failure_not_a_prompt_leak(llm, fake):
     """Our prompt quotes the banned phrases as examples; a reply using one breaks the style
     check (and is marked for the reviewer), it does not repeat our instructions."""

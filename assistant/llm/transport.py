@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import logging
 import random
+import re
 import time
 from collections.abc import Mapping
 from email.utils import parsedate_to_datetime
@@ -28,6 +29,9 @@ from ..tokens import count_tokens, encoding_name_for_model
 
 _MAX_BACKOFF_S = 8.0
 _log = logging.getLogger(__name__)
+# How the answer is held to its schema, strictest first: a server that refuses one gets the next.
+_STRUCTURED_LADDER = ("json_schema", "json_mode", "prompt")
+_THINKING = re.compile(r"<(think|thinking|reasoning)>.*?(</\1>|$)", re.S | re.I)
 
 
 class LLMFailure(Exception):
@@ -73,8 +77,9 @@ class ChatCaller:
 
     def __init__(self, settings: Settings, limiter: RateLimiter | None = None) -> None:
         self._settings = settings
+        self.structured: str = settings.llm_structured
         self.server = self.server_info()
-        if self.server.llama_cpp and settings.llm_structured == "function_calling":
+        if self.server.llama_cpp and self.structured == "function_calling":
             raise InvalidInput(
                 f"{settings.openai_base_url} is a llama.cpp server, which does not hold tool calls "
                 "to a schema (it ignores a named tool_choice): set "
@@ -105,16 +110,38 @@ class ChatCaller:
         """Built per call: the schemas are made per request (the history ids it may cite).
         The answer's text is parsed here, not by the SDK, so that an answer that does not fit
         still tells what it cost."""
-        if self._settings.llm_structured == "function_calling":
+        if self.structured == "function_calling":
             return self._chat.with_structured_output(
                 schema, method="function_calling", include_raw=True, strict=True)
+        if self.structured == "prompt":
+            return self._chat
         return self._chat.bind(response_format=self.response_format(schema))
 
     def response_format(self, schema: type[BaseModel]) -> dict[str, Any]:
-        if self._settings.llm_structured == "json_schema":
+        if self.structured == "json_schema":
             # The openai SDK's strict schema of the model, as OpenAI and llama.cpp take it.
             return dict(type_to_response_format_param(schema))  # type: ignore[arg-type]
         return {"type": "json_object"}
+
+    def adapted_to(self, exc: openai.APIStatusError) -> str | None:
+        """What we change when a server rejects one of our optional request settings, or None
+        when the rejection is about something else. Reasoning models take no `temperature`;
+        a server without a grammar refuses `json_schema` (the schema then goes into the prompt
+        under `json_object`), and some refuse `json_object` as well (then the prompt alone)."""
+        if exc.status_code not in (400, 422):
+            return None
+        said = f"{exc.param or ''} {_server_message(exc)}".lower()
+        if "temperature" in said and self._chat.temperature is not None:
+            self._chat = self._chat.model_copy(update={"temperature": None})
+            return "no temperature (the server refused temperature=0)"
+        step = (_STRUCTURED_LADDER.index(self.structured)
+                if self.structured in _STRUCTURED_LADDER[:-1] else None)
+        if step is not None and any(word in said for word in (
+                "response_format", "response format", "json_schema", "json_object")):
+            self.structured = _STRUCTURED_LADDER[step + 1]
+            return f"structured output by {self.structured} (the server refused the " \
+                   f"{_STRUCTURED_LADDER[step]} response format)"
+        return None
 
     def server_info(self, timeout_s: float = 3.0) -> ServerInfo:
         """Asks llama.cpp-style servers for their model and slots (`/props`); an endpoint that
@@ -146,9 +173,10 @@ class ChatCaller:
 
     def with_format(self, messages: list[BaseMessage], schema: type[BaseModel]
                     ) -> list[BaseMessage]:
-        """In `json_mode` the server holds the answer to JSON only: the schema goes into the
-        system message, or the model could not know the fields."""
-        if self._settings.llm_structured != "json_mode" or not messages:
+        """In `json_mode` the server holds the answer to JSON only (and in `prompt` not even
+        that): the schema goes into the system message, or the model could not know the
+        fields."""
+        if self.structured not in ("json_mode", "prompt") or not messages:
             return messages
         shape = json.dumps(schema.model_json_schema(), ensure_ascii=False)
         first = SystemMessage(f"{messages[0].content}\n\nAnswer with one JSON object, no "
@@ -157,7 +185,7 @@ class ChatCaller:
 
     def ask(self, messages: list[BaseMessage], schema: type[Out]) -> tuple[Out, AIMessage, Usage]:
         settings = self._settings
-        messages = self.with_format(messages, schema)
+        raw_messages, messages = messages, self.with_format(messages, schema)
         deadline = time.monotonic() + settings.llm_deadline_s
         usage = Usage()
         attempt = 0
@@ -192,6 +220,10 @@ class ChatCaller:
                     "(RECOVERY_LLM_MAX_OUTPUT_TOKENS)", usage) from exc
             except openai.APIStatusError as exc:
                 failure = f"HTTP {exc.status_code}: {short(_server_message(exc))}"
+                if change := self.adapted_to(exc):
+                    _log.warning("%s: %s; asking again with %s", self._where(), failure, change)
+                    messages = self.with_format(raw_messages, schema)
+                    continue
                 if exc.status_code != 429 and exc.status_code < 500:
                     raise LLMFailure(failure, usage) from exc
                 wait = _retry_after(exc.response.headers)
@@ -216,19 +248,19 @@ class ChatCaller:
     def request_body(self, messages: list[BaseMessage], schema: type[BaseModel]) -> dict[str, Any]:
         """The chat-completions request `ask` would send, for a Batch API file. Batches take
         `json_schema` or `json_mode`: their answers come back as message content."""
-        method = self._settings.llm_structured
-        if method == "function_calling":
+        if self.structured == "function_calling":
             raise InvalidInput("the Batch API needs RECOVERY_LLM_STRUCTURED=json_schema or "
                                "json_mode, not function_calling")
-        response_format = self.response_format(schema)
         roles = {"system": "system", "human": "user", "ai": "assistant"}
         messages = self.with_format(messages, schema)
-        return {
+        body: dict[str, Any] = {
             "model": self.model, "temperature": 0,
             "max_completion_tokens": self._settings.llm_max_output_tokens,
             "messages": [{"role": roles[m.type], "content": m.content} for m in messages],
-            "response_format": response_format,
         }
+        if self.structured != "prompt":
+            body["response_format"] = self.response_format(schema)
+        return body
 
     def answer_from(
         self, completion: dict[str, Any], schema: type[Out], messages: list[BaseMessage],
@@ -304,10 +336,30 @@ class ChatCaller:
 def _parse_content(raw: AIMessage, schema: type[BaseModel]) -> dict[str, Any]:
     """The answer's JSON text checked against `schema`, as LangChain's `include_raw` gives it."""
     try:
-        return {"raw": raw, "parsed": schema.model_validate_json(str(raw.content)),
+        return {"raw": raw, "parsed": schema.model_validate_json(json_in(raw.text)),
                 "parsing_error": None}
     except ValidationError as exc:
         return {"raw": raw, "parsed": None, "parsing_error": exc}
+
+
+def json_in(text: str) -> str:
+    """The JSON object in a model's answer. A server that does not hold the answer to the
+    schema lets the model wrap it: a reasoning block (`<think>…</think>`), a Markdown fence,
+    a sentence before or after. The first whole object outside reasoning is the answer; text
+    with none is returned as it is, so that its parse error says what was wrong."""
+    visible = _THINKING.sub("", text)
+    decoder = json.JSONDecoder()
+    start = visible.find("{")
+    while start != -1:
+        try:
+            value, end = decoder.raw_decode(visible, start)
+        except ValueError:
+            start = visible.find("{", start + 1)
+            continue
+        if isinstance(value, dict):
+            return visible[start:end]
+        start = visible.find("{", end)
+    return text
 
 
 def price_of(prices: Mapping[str, tuple[float, ...]], model: str) -> tuple[float, ...] | None:

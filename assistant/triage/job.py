@@ -105,8 +105,9 @@ class Job:
         with Session(self.checkpoint) as session:
             for start in range(0, len(ticket_ids), 512):
                 block = ticket_ids[start:start + 512]
-                found = dict(session.execute(select(TicketRow.ticket_id, TicketRow.result)
-                                             .where(TicketRow.ticket_id.in_(block))).tuples().all())
+                found = dict(session.execute(
+                    select(TicketRow.ticket_id, TicketRow.result)
+                    .where(TicketRow.ticket_id.in_(block))).all())
                 for ticket_id in block:
                     yield TriageRow.model_validate_json(found[ticket_id])
 
