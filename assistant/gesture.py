@@ -13,24 +13,26 @@ is serious (critical severity: a person decides)."""
 from __future__ import annotations
 
 import re
-from collections import Counter
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from .knowledge import Knowledge
+from .items import Price, item_name, item_parts, unit_price
+from .knowledge import Knowledge, Policy
 from .models import Gesture, HistoryItem, Recall, Severity
 
 # How people state what they like, before the thing itself: grammar, not a list of items.
 _LIKES = re.compile(
     r"^(?:(?:he|she|they|customer)\s+)?(?:always\s+(?:orders|asks\s+for|buys|takes)|"
-    r"(?:really\s+)?(?:likes|loves|enjoys|prefers)|favou?rite(?:\s+is)?:?|"
+    r"(?:really\s+)?(?:likes|loves|enjoys|prefers)|"
+    r"(?:favou?rite|favorit|favoritt|lieblings\w*|preference)(?:\s+is)?:?|"
+    r"(?:is\s+)?(?:an?\s+)?(?:\w+\s+)?fan\s+(?:of|von|av|af)|can'?t\s+get\s+enough\s+of|"
+    r"(?:is\s+)?(?:very\s+)?fond\s+of|"
     r"beställer\s+alltid|tycker\s+(?:mycket\s+)?om|älskar|gillar|föredrar|"
+    r"är\s+(?:så\s+)?förtjust\s+i|(?:er\s+)?(?:veldig\s+|så\s+)?glad\s+i|"
     r"er\s+(?:vild|glad|vilde)\s+med|elsker|kan\s+lide|bestiller\s+altid|"
     r"bestiller\s+alltid|liker|foretrekker|"
     r"bestellt\s+immer|mag|liebt|bevorzugt)\s+", re.IGNORECASE)
-_ARTICLE = re.compile(
-    r"^(?:the|a|an|your|den|det|de|en|ett|et|ei|der|die|das|einen|eine|ein|jeres|dere|er)"
-    r"\s+", re.IGNORECASE)
+_CLAUSES = re.compile(r"[.;!]\s+|;\s*")
 # What a note says the customer will not have: the words after it are excluded.
 _EXCLUDES = re.compile(
     r"(?:allerg\w*\s+(?:to|against|mot|over\s+for|for|gegen)?|"
@@ -40,7 +42,6 @@ _EXCLUDES = re.compile(
     re.IGNORECASE)
 _ALCOHOL = ("wine", "beer", "prosecco", "champagne", "spirit", "vin", "øl", "öl", "wein",
             "bier", "sekt", "cocktail")
-_TRAILING_DETAIL = re.compile(r"\s*[,(;].*$")
 # The customer ended something (a plan, a membership, a service): in the Nordic and German
 # verbs the customer is the one who ends; in English only with "I" or at a note's start, since
 # "the cinema cancelled our screening" is the business's doing.
@@ -60,6 +61,7 @@ class Choice:
     words: str
     history_ids: list[str]
     reason: str
+    price: Price | None = None  # one of the item, as the newest order gives it
 
 
 def from_history(recall: Recall | None, today: date, cooldown_days: int, complaint: str = ""
@@ -91,45 +93,80 @@ def own_gestures(
 ) -> list[tuple[Gesture, list[str]]]:
     """The customer's own options within the policy cap, best first, each with the history
     items that ground it; none where the harm is serious or the policy offers no own items
-    (the catalogue then decides, `draft.gesture_options`)."""
+    (the catalogue then decides, `draft.gesture_options`). An item is worth what its order
+    says one costs, else the policy's treat value; one worth more than the cap is not
+    offered."""
     policy = knowledge.policy
     if severity is Severity.critical or "own_items" not in policy.offers:
         return []
-    value = min(policy.treat_value, policy.caps[severity])
-    return [(Gesture(kind="history", text=choice.words, value=value, currency=policy.currency,
-                     based_on=choice.history_ids[0], reason=choice.reason), choice.history_ids)
-            for choice in from_history(recall, today, cooldown_days, complaint)]
+    cap = policy.caps[severity]
+    options = []
+    for choice in from_history(recall, today, cooldown_days, complaint):
+        value, priced = _value(choice.price, policy, cap)
+        if value <= cap:
+            options.append((Gesture(
+                kind="history", text=choice.words, value=value, currency=policy.currency,
+                based_on=choice.history_ids[0], reason=choice.reason + priced),
+                choice.history_ids))
+    return options
+
+
+def _value(price: Price | None, policy: Policy, cap: float) -> tuple[float, str]:
+    """What one of the item is worth in the policy's currency, and how we know; a price in
+    another currency is not converted (the treat value stands in)."""
+    kronor = policy.currency in {"SEK", "DKK", "NOK"}
+    if price and (price.currency == policy.currency or (price.currency is None and kronor)):
+        return price.amount, f"; {price.amount:g} {policy.currency} each, as ordered"
+    return min(policy.treat_value, cap), ""
 
 
 def _liked(text: str) -> str | None:
     """'Loves the cardamom buns from the lobby bakery' -> 'cardamom buns from the lobby
-    bakery'; None when the item does not say what they like."""
-    match = _LIKES.match(text.strip())
-    if not match:
-        return None
-    rest = _ARTICLE.sub("", text.strip()[match.end():]).strip(" .!")
-    return _TRAILING_DETAIL.sub("", rest) or None
+    bakery', from any clause ("Vegetarian; likes the halloumi burger"); None when the item
+    does not say what they like, or says what they like to do ("prefers to be called")."""
+    for clause in _CLAUSES.split(text.strip()):
+        match = _LIKES.match(clause.strip())
+        if match:
+            rest = clause.strip()[match.end():]
+            if not re.match(r"to\s", rest, re.IGNORECASE):
+                return item_name(rest) or None
+    return None
 
 
 def _repeat_orders(orders: list[HistoryItem]) -> list[Choice]:
     """Items ordered twice or more, the most often and most recently first, in the words of
-    the newest order."""
-    groups: dict[str, list[HistoryItem]] = {}
+    the newest order. An order that names several items counts for each of them, where the
+    order as a whole is not a repeat ("Oat latte, banana bread" and "Cheese toastie, oat
+    latte" are two oat lattes)."""
+    wholes: dict[str, list[tuple[HistoryItem, str]]] = {}
     for order in orders:  # newest first
-        key = _key(order.text)
-        if key:
-            groups.setdefault(key, []).append(order)
-    counted = Counter({key: len(items) for key, items in groups.items() if len(items) >= 2})
-    return [Choice(_TRAILING_DETAIL.sub("", groups[key][0].text).strip(),
-                   [item.id for item in groups[key]],
-                   f"ordered {count} times ({', '.join(i.id for i in groups[key])})")
-            for key, count in sorted(counted.items(),
-                                     key=lambda kv: (-kv[1], -groups[kv[0]][0].at.toordinal()))]
+        name = item_name(order.text)
+        if key := _key(name):
+            wholes.setdefault(key, []).append((order, name))
+    groups = {key: items for key, items in wholes.items() if len(items) >= 2}
+    parts: dict[str, list[tuple[HistoryItem, str]]] = {}
+    for key, items in wholes.items():
+        if key in groups:
+            continue
+        for order, _ in items:
+            for name in dict.fromkeys(item_parts(order.text)):
+                if part := _key(name):
+                    parts.setdefault(part, []).append((order, name))
+    # An order's price is the item's only where the order is that item alone.
+    priced = set(groups)
+    groups |= {key: items for key, items in parts.items()
+               if len(items) >= 2 and key not in groups}
+    ranked = sorted(groups.items(),
+                    key=lambda kv: (-len(kv[1]), -kv[1][0][0].at.toordinal()))
+    return [Choice(items[0][1], [order.id for order, _ in items],
+                   f"ordered {len(items)} times ({', '.join(order.id for order, _ in items)})",
+                   unit_price(items[0][0].text) if key in priced else None)
+            for key, items in ranked]
 
 
-def _key(text: str) -> str:
-    """An order's item, without sizes, counts and prices: "Lingonsylt, 400 g" -> "lingonsylt"."""
-    return " ".join(re.sub(r"\d+", " ", _TRAILING_DETAIL.sub("", text)).lower().split())
+def _key(name: str) -> str:
+    """What makes two orders the same item: its words, case and digits aside."""
+    return " ".join(re.sub(r"\d+", " ", name).lower().split())
 
 
 def _excluded_words(items: list[HistoryItem]) -> set[str]:

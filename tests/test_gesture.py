@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from assistant.gesture import from_history
-from assistant.models import CustomerFacts, HistoryItem, HistoryKind, Recall
+from assistant.gesture import from_history, own_gestures
+from assistant.items import Price, unit_price
+from assistant.models import CustomerFacts, HistoryItem, HistoryKind, Recall, Severity
 from assistant.settings import REPO_ROOT, Settings
 from tests.conftest import api_client, new_assistant
 
@@ -31,6 +32,57 @@ def _recall(*items: HistoryItem) -> Recall:
         gestures_given=[i for i in items if i.kind is HistoryKind.gesture],
         notes=[i for i in items if i.kind is HistoryKind.note])
     return Recall(customer_id="c", facts=facts)
+
+
+FORMATS = [json.loads(line) for line in
+           (REPO_ROOT / "tests" / "data" / "history-formats.jsonl").read_text().splitlines()]
+# Read once after the code was written; still missed (evals/README.md, History formats).
+_FORMATS_MISSED = {"held-09": "a trailing idiom ('über alles') stays in the item's words"}
+
+
+@pytest.mark.parametrize("case", [
+    pytest.param(case, id=case["id"], marks=pytest.mark.xfail(
+        reason=_FORMATS_MISSED[case["id"]], strict=True) if case["id"] in _FORMATS_MISSED else ())
+    for case in FORMATS])
+def test_an_item_is_named_without_its_exports_wrapping(case):
+    """Orders and likes as other systems export them: order numbers, quantities, prices,
+    sizes, labels, table rows, several items in one order, likes inside a longer note."""
+    items = [_item(f"i{n}", HistoryKind(kind), text, at)
+             for n, (kind, text, at) in enumerate(case["items"])]
+    options = [choice.words for choice in from_history(_recall(*items), TODAY, 180)]
+    first = options[0].casefold() if options else None
+    assert first == (case["expect"].casefold() if case["expect"] else None), options
+
+
+@pytest.mark.parametrize("text, price", [
+    ("Order #4411: 2 x Merino hiking socks (grey, size 42) - 29.90 EUR", Price(14.95, "EUR")),
+    ("Bestellt: 2 Stück Mohnschnecke à 2,80 €", Price(2.8, "EUR")),
+    ("#10587 | Alpaca beanie | qty 2 | $68.00", Price(34.0, "USD")),
+    ("Ordre 7902 – 2 stk. Rugbrødsmix 1 kg – 39,95 kr", Price(19.98, None)),
+    ("Deluxe room, 2 nights, 1 980,50 SEK", Price(1980.5, "SEK")),
+    ("Espresso machine 1,299.00 GBP", Price(1299.0, "GBP")),
+    ("Rye sourdough loaf", None),
+])
+def test_one_items_price_is_read_from_the_order(text, price):
+    assert unit_price(text) == price
+
+
+def test_an_own_item_is_worth_its_price_and_never_more_than_the_cap(knowledge):
+    """The policy's treat value stands in only where the order gives no price in the policy's
+    currency; an item dearer than the cap for the severity is not offered."""
+    def options(*orders: str) -> list[tuple[str, float]]:
+        recall = _recall(*(_item(f"o{n}", HistoryKind.order, text, f"2026-{9 + n % 3}-0{n}")
+                           for n, text in enumerate(orders, start=1)))
+        return [(g.text, g.value) for g, _ in own_gestures(
+            knowledge, recall, Severity.medium, TODAY, 180, "")]
+
+    socks = "Order #44{n}: 2 x Merino hiking socks - 29.90 EUR"
+    assert options(socks.format(n=1), socks.format(n=2)) == [("Merino hiking socks", 14.95)]
+    machine = "Espresso machine - 349 EUR"
+    assert options(machine, machine) == []  # over the medium cap of 40
+    dollars = "Alpaca beanie - $34.00"
+    assert options(dollars, dollars) == [("Alpaca beanie", knowledge.policy.treat_value)]
+    assert options("Oat latte", "Oat latte") == [("Oat latte", knowledge.policy.treat_value)]
 
 
 def test_repeat_orders_are_options_in_their_own_words():

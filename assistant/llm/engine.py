@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime, timedelta
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 
 from ..draft import Wording, allowed_gestures, sign_off
-from ..gesture import Choice, from_history
+from ..gesture import own_gestures
 from ..knowledge import GestureOption, Knowledge
 from ..models import (
     CheckResult,
@@ -130,13 +130,11 @@ class LLMEngine:
         allowed, cooldown_ids = allowed_gestures(knowledge, recall, severity, today, cooldown)
         # The customer's own options go to the model by id; it may choose one of them, a
         # catalogue kind, or none.
-        own = {f"own-{n}": choice for n, choice in enumerate(
-            from_history(recall, today, cooldown, understood.reading.text), start=1)}
+        own = {f"own-{n}": gesture for n, (gesture, _) in enumerate(own_gestures(
+            knowledge, recall, severity, today, cooldown, understood.reading.text), start=1)}
         if severity is Severity.critical:
-            allowed, own = [], {}
-        if "own_items" not in policy.offers:
-            own = {}
-        offer = Offer(allowed, own, min(policy.treat_value, cap))
+            allowed = []
+        offer = Offer(allowed, own)
         pii = understood.redaction
         block = self._history(recall, pii)
         follow_days = policy.follow_up_days.get(classification.effort)
@@ -243,11 +241,10 @@ def _reason(given: Why, block: HistoryBlock, history_used: list[str]) -> Reason:
 @dataclass(frozen=True)
 class Offer:
     """The gestures a reply may carry: the catalogue's allowed ones by kind, and this
-    customer's own (`own-1`, …) in their history's words, at the treat value."""
+    customer's own (`own-1`, …) in their history's words, at what one is worth."""
 
     allowed: list[GestureOption]
-    own: dict[str, Choice]
-    treat_value: float
+    own: dict[str, Gesture]
 
     def kinds(self) -> list[str]:
         return [*self.own, *(g.kind for g in self.allowed)]
@@ -256,14 +253,14 @@ class Offer:
         if not self.kinds():
             return "none (offer no gesture)"
         return "; ".join([
-            *(f"{key}: {as_data(c.words)} ({self.treat_value:g}; {c.reason})"
-              for key, c in self.own.items()),
+            *(f"{key}: {as_data(g.text)} ({g.value:g}; {g.reason})"
+              for key, g in self.own.items()),
             *(f"{g.kind}: {g.name[language]} ({g.value:g})" for g in self.allowed)])
 
     def suggestion(self, recall: Recall | None) -> str:
         if self.own:
-            key, choice = next(iter(self.own.items()))
-            return f"{key}: {as_data(choice.words)} ({choice.reason})"
+            key, own = next(iter(self.own.items()))
+            return f"{key}: {as_data(own.text)} ({own.reason})"
         for pref in (recall.facts.preferences if recall else []):
             for option in self.allowed:
                 if option.regex and not option.generic and option.regex.search(pref.text):
@@ -274,10 +271,8 @@ class Offer:
                ) -> Gesture | None:
         """The gesture the model chose, or None when it chose none or one not offered."""
         if kind in self.own:
-            choice = self.own[kind]
-            return Gesture(kind="history", text=choice.words, value=self.treat_value,
-                           currency=currency, based_on=choice.history_ids[0],
-                           reason=f"chosen by the model: {choice.reason}")
+            own = self.own[kind]
+            return own.model_copy(update={"reason": f"chosen by the model: {own.reason}"})
         option = next((g for g in self.allowed if g.kind == kind), None)
         if option is None:
             return None

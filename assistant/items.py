@@ -1,0 +1,109 @@
+"""What a history item names, without the wrapping other systems export it in: labels and
+order numbers, quantities, prices, sizes, pipes and parentheses ("Order #4502: 1 x Merino
+hiking socks (grey, size 42)" -> "Merino hiking socks"). Judged by shape, never by a list of
+items, so it holds for items nobody here has seen; `tests/data/history-formats.jsonl`."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_LETTERS = r"[^\W\d_]"
+_SEPARATOR = r"(?::|\||\s[-–—]\s)"
+# A label first: a word with a number or date ("Order #4411:", "Köp 2026-10-02:", "Booking
+# 2231 -", "#10233 |"), a word alone before a colon ("Bought:"), or a code ("SKU 88123 ").
+_LABEL = re.compile(
+    rf"^\s*(?:(?:{_LETTERS}+\.?\s*)?#?\d[\w/.\-]*\s*{_SEPARATOR}|{_LETTERS}+\s*:"
+    rf"|{_LETTERS}+\.?\s*#?\d{{3,}}(?=\s))\s*")
+# A sentence that says the customer ordered or bought: the verb is not the item.
+_BOUGHT = re.compile(
+    r"^(?:ordered|bought|purchased|beställde|köpte|bestilte|bestilt|kjøpte|købte|"
+    r"bestellte|bestellt|kaufte|gekauft)\b\s*", re.IGNORECASE)
+_PRICE = re.compile(
+    r"(?:\s(?P<each>à|@|each)\s*)?(?:(?P<sign>[€$£])\s*(?P<before>\d[\d.,]*)|\b(?P<after>\d{1,3}(?:\s\d{3})+(?:[.,]\d\d)?|\d[\d.,]*)"
+    r"\s*(?P<code>€|\$|£|eur|sek|dkk|nok|usd|gbp|kr\.?|:-)(?=\W|$))", re.IGNORECASE)
+_CURRENCIES = {"€": "EUR", "$": "USD", "£": "GBP", ":-": "SEK", "kr": None, "kr.": None}
+_COUNT = re.compile(r"^\s*(\d+)\s*(?:[x×]|pcs|pc|stk|st|pk|pack|stück|\w+\s+of)?\.?\s+\D|"
+                    r"\s[x×]\s*(\d+)\b|\bqty\.?:?\s*(\d+)", re.IGNORECASE)
+_SIZE = re.compile(
+    r"\b\d[\d.,]*\s*(?:g|kg|mg|ml|cl|dl|l|oz|lb|lbs|min|cm|mm)\.?(?=\W|$)", re.IGNORECASE)
+_COUNT_FIRST = re.compile(
+    r"^\d+\s*(?:[x×]|pcs|pc|stk|st|pk|pack|stück|\w+\s+of)?\.?\s+", re.IGNORECASE)
+_COUNT_LAST = re.compile(r"\s+(?:[x×]\s*\d+|\d+\s*[x×])$", re.IGNORECASE)
+_PARENTHESES = re.compile(r"\s*\([^)]*\)")
+_DETAIL = re.compile(r"\s*(?:[,;]|\s[-–—](?:\s|$)).*$")  # "…, sage", "… — 3.40 EUR"
+# Articles and possessives before the item, possessives and intensifiers after it: grammar.
+_BEFORE = re.compile(
+    r"^(?:(?:the|a|an|our|your|den|det|de|en|ett|et|ei|der|die|das|einen|eine|ein|unser\w*|"
+    r"våra|vår|vårt|våre|vores|jeres|dere|er)\s+)+", re.IGNORECASE)
+_AFTER = re.compile(
+    r"(?:\s+(?:våre|vores|våra|vår|vårt|very\s+much|so\s+much|a\s+lot|sehr|mycket|meget|"
+    r"veldig))+$", re.IGNORECASE)
+# Connectors between items of one order.
+_AND = re.compile(r"\s*(?:,|\s(?:and|och|og|und|&|\+)\s)\s*", re.IGNORECASE)
+
+
+def item_name(text: str) -> str:
+    """The item an order, visit or like names, in its own words; '' when nothing is left."""
+    if "|" in text:  # a table row: the field with the most letters is the item
+        text = max(text.split("|"), key=lambda field: len(re.findall(_LETTERS, field)))
+    text = _BOUGHT.sub("", _LABEL.sub("", text.strip()))
+    return _bare(text)
+
+
+def item_parts(text: str) -> list[str]:
+    """The items of an order that names several ("Oat latte, banana bread")."""
+    if "|" in text:
+        return [item_name(text)]
+    text = _BOUGHT.sub("", _LABEL.sub("", text.strip()))
+    text = _PARENTHESES.sub("", text)
+    return [name for part in _AND.split(_PRICE.sub("", text)) if (name := _bare(part))]
+
+
+@dataclass(frozen=True)
+class Price:
+    """What one of an item cost, as the order says; `currency` None for a bare "kr"."""
+
+    amount: float
+    currency: str | None
+
+
+def unit_price(text: str) -> Price | None:
+    """The price of one item of an order ("2 x … 29.90 EUR" -> 14.95 EUR; "à 2,80 €" is one
+    already); None when the order gives no price."""
+    match = _PRICE.search(text)
+    if not match:
+        return None
+    digits = match.group("before") or match.group("after")
+    amount = _amount(digits)
+    if amount is None or amount <= 0:
+        return None
+    mark = (match.group("sign") or match.group("code")).lower()
+    currency = _CURRENCIES.get(mark, mark.upper())
+    count = 1
+    if not match.group("each"):
+        counted = _COUNT.search(_LABEL.sub("", text.strip()))
+        count = int(next((group for group in counted.groups() if group), "1")) if counted else 1
+    return Price(round(amount / max(count, 1), 2), currency)
+
+
+def _amount(digits: str) -> float | None:
+    """'29.90', '39,95', '1.299,00', '1,299.00', '1 980', '12' as a number: the last mark is
+    the decimal one when both are used or when one to two digits follow it."""
+    digits = digits.replace(" ", "").rstrip(".,")
+    last = max(digits.rfind("."), digits.rfind(","))
+    decimal = last != -1 and (("." in digits and "," in digits) or len(digits) - last - 1 <= 2)
+    whole, cents = (digits[:last], digits[last + 1:]) if decimal else (digits, "0")
+    try:
+        return float(f"{whole.replace('.', '').replace(',', '') or 0}.{cents}")
+    except ValueError:
+        return None
+
+
+def _bare(text: str) -> str:
+    text = _PARENTHESES.sub("", text)
+    text = _SIZE.sub("", _PRICE.sub("", text))
+    text = _COUNT_LAST.sub("", _COUNT_FIRST.sub("", text.strip()))
+    text = _DETAIL.sub("", text)
+    text = _AFTER.sub("", _BEFORE.sub("", text.strip(" .!:-–—")))
+    return text.strip(" .!:-–—")
