@@ -17,6 +17,7 @@ customer's own text."""
 
 from __future__ import annotations
 
+import html
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -89,6 +90,17 @@ _INLINE: list[tuple[re.Pattern[str], str, str]] = [
     (_URL, "links", " "),
     (_EMAIL, "e-mail addresses", " "), (_REPLY_DOT, "", ""), (_NUMBER_TAG, "#numbers", " "),
 ]
+# HTML, as chat widgets and mail-to-ticket gateways send bodies: a text is read as HTML when
+# it has markup of a mail or a web page (a stray "<3" or "a < b" is not).
+_HTML = re.compile(
+    r"</?(?:p|br|div|span|a|b|i|u|em|strong|font|ul|ol|li|table|tr|td|th|h[1-6]|blockquote|"
+    r"html|body|head|o:p|hr|pre)\b[^<>]*>|&(?:nbsp|amp|lt|gt|quot|#\d{2,6});", re.IGNORECASE)
+_HTML_HIDDEN = re.compile(r"<!--.*?-->|<(head|style|script|title)\b.*?</\1\s*>",
+                          re.IGNORECASE | re.DOTALL)
+_HTML_BLOCK = re.compile(
+    r"<(?:br|hr)\b[^>]*>|</?(?:p|div|li|tr|h[1-6]|table|ul|ol|pre)\b[^>]*>", re.IGNORECASE)
+_HTML_QUOTE = re.compile(r"<blockquote\b[^>]*>(.*?)</blockquote\s*>", re.IGNORECASE | re.DOTALL)
+_HTML_TAG = re.compile(r"</?[a-zA-Z][\w:-]*\b[^<>]*>")
 _SHOUTING = 0.7  # of the letters in capitals: the whole text is shouted
 _SENTENCE_START = re.compile(r"(^|[.!?]\s+|\n)(\w)")
 
@@ -106,8 +118,31 @@ def plain(text: str) -> str:
     return read(text).text
 
 
+def as_text(text: str) -> str:
+    """HTML as the text a person would see: paragraphs and breaks as lines, a quoted block
+    as "> " lines (so the thread is recognised as one), entities decoded; any other text as
+    it is."""
+    if not _HTML.search(text):
+        return text
+    if not _HTML_TAG.search(text):  # entities alone ("&amp;" in an exported tweet): lines stay
+        return html.unescape(text).replace("\xa0", " ")
+    text = _HTML_HIDDEN.sub("", text.replace("\r", ""))
+    text = _HTML_QUOTE.sub(lambda quote: "".join(
+        f"<br>&gt; {html.escape(line)}" for line in _lines_of(quote.group(1))) + "<br>", text)
+    return "\n".join(_lines_of(text))
+
+
+def _lines_of(markup: str) -> list[str]:
+    flat = _HTML_TAG.sub("", _HTML_BLOCK.sub("\n", markup.replace("\n", " ")))
+    lines = (" ".join(html.unescape(line).split()) for line in flat.split("\n"))
+    return [line for line in lines if line]
+
+
 def read(text: str) -> Read:
     dropped: list[str] = []
+    markup, text = text, as_text(text)
+    if text != markup:
+        dropped.append("HTML markup")
     words = "\n".join(_content_lines(text.splitlines(), dropped))
     for pattern, name, replacement in _INLINE:
         words, count = pattern.subn(replacement, words)
@@ -156,6 +191,9 @@ def _content_lines(lines: list[str], dropped: list[str]) -> list[str]:
             # is the complaint; its header fields go as metadata below.
             dropped.append("a forward's header")
             continue
+        if stripped == "--" and kept:  # RFC 3676's "-- ": a signature, perhaps a thread, follow
+            dropped.append("a signature")
+            break
         if _SIGN_OFF.match(stripped) and kept and len(lines) - number <= _SIGNATURE_LINES + 1:
             dropped.append("a sign-off")
             break

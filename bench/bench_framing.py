@@ -7,6 +7,7 @@ before it and only scored. Run: .venv/bin/python bench/bench_framing.py [--set t
 from __future__ import annotations
 
 import argparse
+import html
 import json
 import random
 import sys
@@ -34,6 +35,7 @@ def framings(which: str) -> list[dict[str, str]]:
 
 def framed(template: str, text: str, rng: random.Random) -> str:
     return (template.replace("{TEXT}", text.upper()).replace("{text}", text)
+            .replace("{html}", html.escape(text).replace("\n", "<br>"))
             .replace("{n}", str(rng.randrange(10_000, 99_999))))
 
 
@@ -61,14 +63,18 @@ def score(assistant: Assistant, lines: list[dict], frames: list[dict[str, str]] 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--set", default="tune", choices=["tune", "heldout", "heldout-2"])
-    which = parser.parse_args().set
+    parser.add_argument("--set", default="tune",
+                        choices=["tune", "heldout", "heldout-2", "heldout-3"])
+    parser.add_argument("--name", action="append", help="only these framings")
+    args = parser.parse_args()
+    which = args.set
     lines = [json.loads(x) for x in LINES.read_text(encoding="utf-8").splitlines()]
     assistant = Assistant(Settings(data_dir=Path(tempfile.mkdtemp()), engine="offline"))
     print("| framing | severity | effort | recovery potential |\n|---|---|---|---|")
     plain = score(assistant, lines, None)
     print(f"| plain | {plain['severity']} | {plain['effort']} | {plain['recovery_potential']} |")
-    names = sorted({f["name"] for f in framings(which)})
+    names = sorted({f["name"] for f in framings(which)} & set(args.name or [f["name"] for f in
+                                                                            framings(which)]))
     for name in names:
         got = score(assistant, lines, [f for f in framings(which) if f["name"] == name])
         print(f"| {name} | {got['severity']} | {got['effort']} | {got['recovery_potential']} |",

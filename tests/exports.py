@@ -4,6 +4,7 @@ real exports have: a row without text, a duplicate id, bytes that are not UTF-8,
 from __future__ import annotations
 
 import csv
+import html
 import io
 import json
 import random
@@ -56,7 +57,7 @@ def write_export(kind: str, path: Path, tickets: int, seed: int = 7) -> int:
             rating = 1 if roll < 0.1 else 2 if roll < 0.15 else 3 if roll < 0.25 else (
                 4 if roll < 0.5 else 5)
             low += rating <= 3
-            rows.append({"id": str(n), "source": {"type": "conversation", "body": text,
+            rows.append({"id": str(n), "source": {"type": "conversation", "body": _html(text),
                                                   "subject": ""},
                          "contacts": {"contacts": [{"id": customer}]},
                          "conversation_rating": {"rating": rating},
@@ -85,7 +86,7 @@ def _set(kind: str, row: dict[str, object], _: str, ticket_id: str, text: str | 
         elif kind == "freshdesk":
             row["description_text"] = text
         else:
-            row["source"] = {"type": "conversation", "body": text, "subject": ""}
+            row["source"] = {"type": "conversation", "body": _html(text), "subject": ""}
     if rating is not None:
         if kind == "zendesk":
             row["Satisfaction Score"] = rating
@@ -94,6 +95,11 @@ def _set(kind: str, row: dict[str, object], _: str, ticket_id: str, text: str | 
         else:
             row["conversation_rating"] = {"rating": rating}
     return row
+
+
+def _html(text: str) -> str:
+    """A body as Intercom's API gives it: paragraphs of escaped HTML."""
+    return "".join(f"<p>{html.escape(part)}</p>" for part in text.split("\n")) + "<p><br></p>"
 
 
 def _serialise(kind: str, rows: list[dict[str, object]], header: bool = True) -> bytes:

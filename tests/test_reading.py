@@ -39,6 +39,14 @@ ROOT = Path(__file__).resolve().parent.parent
     ("See below\n\nFrån: Priya K <priya@example.org>\nSkickat: den 2 november 2026 10:01\n"
      "Till: Kundtjänst <help@shop.example>\nÄmne: Vattenkokare\n\nVattenkokaren läcker.",
      "See below\nVattenkokaren läcker."),
+    # HTML bodies (a chat widget, a mail-to-ticket gateway): the text a person would see.
+    ("<p>Hi,</p><p>The kettle leaks &amp; the base is&nbsp;wet.</p><p>Thanks,<br>Priya</p>",
+     "The kettle leaks & the base is wet."),
+    ("The kettle leaks &amp; drips.\nThanks\nPriya", "The kettle leaks & drips."),
+    ('<html><head><style>p {margin:0}</style></head><body><div dir="ltr">Vattenkokaren '
+     'läcker.<br></div><div class="quote">Den 2 nov. 2026 kl. 09:14 skrev Shop &lt;a@b.se'
+     '&gt;:<blockquote>Tack för din beställning!<br>Mvh Shop</blockquote></div></body></html>',
+     "Vattenkokaren läcker."),
 ])
 def test_the_wrapping_is_dropped(wrapped, said):
     assert plain(wrapped) == said
@@ -52,6 +60,7 @@ def test_the_wrapping_is_dropped(wrapped, said):
     "My 17:42 train was cancelled and the bus took an hour.",
     "Das Problem ist folgendes: die Heizung geht nicht.",
     "I paid with my card ending 4411 at 10:15 and was charged twice.",
+    "Two mugs <3 but one came broken, and the bill said 3 < 2 items.",
 ])
 def test_what_the_customer_says_is_left_alone(text):
     assert plain(text) == text

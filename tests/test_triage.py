@@ -81,6 +81,7 @@ def test_triage_of_a_preset_export(kind, assistant, tmp_path):
     for row in listed:
         draft = assistant.drafts.get(row["draft_id"])
         assert draft.status == "pending_review" and draft.reply.endswith("Tyler, CEO")
+        assert "<p>" not in draft.complaint and "&amp;" not in draft.complaint  # Intercom's HTML
     assert all(r["reasons"]["severity"] for r in rows)
     report = (out / "report.md").read_text()
     # Systemic themes above the individual list, then the list, then every theme.

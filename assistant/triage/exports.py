@@ -13,6 +13,7 @@ from pydantic import BaseModel
 
 from ..errors import InvalidInput
 from ..models import CUSTOMER_ID_PATTERN
+from ..reading import as_text
 from .rows import rows, sniff
 
 Scale = Literal["0-10", "1-5", "good-bad", "happy-neutral-unhappy"]
@@ -152,8 +153,8 @@ def read_export(
             problems.append(RowProblem(row=number, ticket_id=ticket_id, problem="duplicate id"))
             continue
         seen.add(ticket_id)
-        text = _clean(str(_field(row, preset.text) or ""))
-        subject = _clean(str(_field(row, preset.subject) or ""))
+        text = _clean(as_text(str(_field(row, preset.text) or "")))
+        subject = _clean(as_text(str(_field(row, preset.subject) or "")))
         if _broken(text) or _broken(subject):
             problems.append(RowProblem(row=number, ticket_id=ticket_id,
                                        problem="text is not valid in the file's encoding"))
