@@ -21,17 +21,35 @@ from .knowledge import Knowledge, Policy
 from .models import Gesture, HistoryItem, Recall, Severity
 
 # How people state what they like, before the thing itself: grammar, not a list of items.
+# A habit of buying or having something counts as liking it ("usually orders the …", "tar
+# alltid …", "trinkt gern …"): the verbs of ordering, buying, eating and drinking, with the
+# adverbs of habit around them.
+_OFTEN = (r"(?:usually|always|often|mostly|normally|typically|almost\s+always|alltid|oftast|"
+          r"ofta|gärna|nästan\s+alltid|altid|ofte|gerne|næsten\s+altid|nesten\s+alltid|"
+          r"immer|meistens|oft|gern|gerne|fast\s+immer)")
+_HABIT = (r"(?:orders|buys|takes|has|drinks|eats|gets|picks|chooses|goes\s+for|asks\s+for|"
+          r"beställer|köper|tar|dricker|äter|väljer|brukar\s+\w+|"
+          r"bestiller|køber|tager|drikker|spiser|vælger|plejer\s+at\s+\w+|"
+          r"kjøper|velger|pleier\s+å\s+\w+|"
+          r"bestellt|kauft|nimmt|trinkt|isst|wählt|pflegt\s+\w+\s+zu)")
 _LIKES = re.compile(
-    r"^(?:(?:he|she|they|customer)\s+)?(?:always\s+(?:orders|asks\s+for|buys|takes)|"
-    r"(?:really\s+)?(?:likes|loves|enjoys|prefers)|"
+    r"^(?:(?:he|she|they|customer)\s+)?(?:"
+    r"(?:really\s+)?(?:likes|loves|enjoys|prefers|adores)|"
     r"(?:favou?rite|favorit|favoritt|lieblings\w*|preference)(?:\s+is)?:?|"
     r"(?:is\s+)?(?:an?\s+)?(?:\w+\s+)?fan\s+(?:of|von|av|af)|can'?t\s+get\s+enough\s+of|"
-    r"(?:is\s+)?(?:very\s+)?fond\s+of|"
-    r"beställer\s+alltid|tycker\s+(?:mycket\s+)?om|älskar|gillar|föredrar|"
+    r"(?:is\s+)?(?:very\s+)?fond\s+of|has\s+a\s+soft\s+spot\s+for|"
+    r"(?:is\s+)?(?:crazy|mad|obsessed)\s+(?:about|with)|"
+    r"tycker\s+(?:mycket\s+)?om|älskar|gillar|föredrar|"
     r"är\s+(?:så\s+)?förtjust\s+i|(?:er\s+)?(?:veldig\s+|så\s+)?glad\s+i|"
-    r"er\s+(?:vild|glad|vilde)\s+med|elsker|kan\s+lide|bestiller\s+altid|"
-    r"bestiller\s+alltid|liker|foretrekker|"
-    r"bestellt\s+immer|mag|liebt|bevorzugt)\s+", re.IGNORECASE)
+    r"er\s+(?:vild|glad|vilde)\s+med|elsker|kan\s+lide|"
+    r"liker|foretrekker|"
+    r"mag|liebt|bevorzugt|"
+    rf"(?:{_OFTEN}\s+)?{_HABIT}(?:\s+{_OFTEN})?(?:\s+(?:for|to|on|of))?|"
+    r"(?:\w+\s+){0,2}\w+:)\s+", re.IGNORECASE)  # "Regular order: …", a preference's label
+# A stated dislike is no gesture ("Dislikes coriander", "Mag keine Rosinen", "Liker ikke …").
+_NEGATED = re.compile(
+    r"\b(?:not|never|no(?!-)|dislikes?|hates?|can'?t\s+stand|allerg\w*|inte|ej|aldrig|ogillar|hatar|avskyr|"
+    r"ikke|aldri|hader|hater|misliker|nicht|nie|kein\w*|hasst)\b|n't\b", re.IGNORECASE)
 _CLAUSES = re.compile(r"[.;!]\s+|;\s*")
 # What a note says the customer will not have: the words after it are excluded.
 _EXCLUDES = re.compile(
@@ -128,7 +146,7 @@ def _liked(text: str) -> str | None:
         match = _LIKES.match(clause.strip())
         if match:
             rest = clause.strip()[match.end():]
-            if not re.match(r"to\s", rest, re.IGNORECASE):
+            if not re.match(r"to\s", rest, re.IGNORECASE) and not _NEGATED.search(rest):
                 return item_name(rest) or None
     return None
 

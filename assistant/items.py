@@ -38,7 +38,13 @@ _BEFORE = re.compile(
     r"våra|vår|vårt|våre|vores|jeres|dere|er)\s+)+", re.IGNORECASE)
 _AFTER = re.compile(
     r"(?:\s+(?:våre|vores|våra|vår|vårt|very\s+much|so\s+much|a\s+lot|sehr|mycket|meget|"
-    r"veldig))+$", re.IGNORECASE)
+    r"veldig|with|at|on|in|after|before|med|mit|på|i|am|im|efter|etter|før|innan|nach|vor))+$",
+    re.IGNORECASE)
+# When and for whom, around the item ("… for his wife every month", "jeden Monat Tulpen …"):
+# a time adverbial or a beneficiary is not part of what they buy.
+_WHEN = r"(?:(?:almost|nästan|næsten|nesten|fast)\s+)?(?:every|each|varje|hver|jeden|jede|jedes)"
+_WHEN_FIRST = re.compile(rf"^{_WHEN}\s+[^\W\d_]+\s+", re.IGNORECASE)
+_WHEN_OR_WHOM_AFTER = re.compile(rf"\s+(?:{_WHEN}|for|till|til|für)\b.*$", re.IGNORECASE)
 # Connectors between items of one order.
 _AND = re.compile(r"\s*(?:,|\s(?:and|och|og|und|&|\+)\s)\s*", re.IGNORECASE)
 
@@ -105,5 +111,6 @@ def _bare(text: str) -> str:
     text = _SIZE.sub("", _PRICE.sub("", text))
     text = _COUNT_LAST.sub("", _COUNT_FIRST.sub("", text.strip()))
     text = _DETAIL.sub("", text)
+    text = _WHEN_OR_WHOM_AFTER.sub("", _WHEN_FIRST.sub("", text.strip()))
     text = _AFTER.sub("", _BEFORE.sub("", text.strip(" .!:-–—")))
     return text.strip(" .!:-–—")

@@ -186,7 +186,7 @@ def test_as_of_pins_the_day_history_is_judged_on(tmp_path):
         "history": [{"kind": "preference", "text": "Has an espresso after every lunch",
                      "at": "2026-01-10"},
                     {"kind": "gesture", "text": "Gave a free espresso", "at": "2026-11-01"}],
-        "expect": {"gesture_mentions_any": ["coffee"]}}))
+        "expect": {"gesture_mentions_any": ["coffee", "espresso"]}}))
 
     def run(*extra: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(

@@ -37,7 +37,13 @@ def _recall(*items: HistoryItem) -> Recall:
 FORMATS = [json.loads(line) for line in
            (REPO_ROOT / "tests" / "data" / "history-formats.jsonl").read_text().splitlines()]
 # Read once after the code was written; still missed (evals/README.md, History formats).
-_FORMATS_MISSED = {"held-09": "a trailing idiom ('über alles') stays in the item's words"}
+_FORMATS_MISSED = {
+    "held-09": "a trailing idiom ('über alles') stays in the item's words",
+    "like-h02": "'is partial to' is not a way of liking we read",
+    "like-h06": "an adverbial inside the habit ('som regel') stays in the item's words",
+    "like-h07": "an adverbial inside the habit ('am liebsten') stays in the item's words",
+    "like-h09": "'really into' is not a way of liking we read",
+}
 
 
 @pytest.mark.parametrize("case", [
