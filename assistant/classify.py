@@ -155,8 +155,10 @@ def example_signals(knowledge: Knowledge, examples: list[Example]) -> list[Signa
 def signals(text: str, hits: list[CueHit]) -> Signals:
     severities = [_SEVERITY.index(h.cue.severity) for h in hits if h.cue.severity]
     efforts = [_EFFORT.index(h.cue.effort) for h in hits if h.cue.effort]
+    # A flag-only cue sets a floor of the rubric and is no feature of the model.
     return Signals(severity=max(severities, default=None), effort=max(efforts, default=None),
-                   flags=frozenset(flag for hit in hits for flag in hit.cue.flags),
+                   flags=frozenset(flag for hit in hits if not hit.cue.flags_only
+                                   for flag in hit.cue.flags),
                    shape=TextShape.of(text))
 
 

@@ -18,8 +18,9 @@ from .errors import AssistantError
 from .language import DRAFT_LANGUAGES
 from .models import Category, Effort, Severity
 
-Flag = str  # repeat | leaving | negligence | public | legal | harm | breach
-FLAGS = frozenset({"repeat", "leaving", "negligence", "public", "legal", "harm", "breach"})
+Flag = str  # repeat | leaving | negligence | public | legal | harm | breach | lifetime
+FLAGS = frozenset({"repeat", "leaving", "negligence", "public", "legal", "harm", "breach",
+                   "lifetime"})
 
 
 class Cue(BaseModel):

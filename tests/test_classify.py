@@ -1,3 +1,4 @@
+import json
 from datetime import date
 
 import numpy as np
@@ -8,6 +9,7 @@ from assistant.cues import find_cues
 from assistant.levels import LevelModel
 from assistant.models import ComplaintIn, CustomerFacts, HistoryItem, HistoryKind, Recall
 from assistant.rubric import Proposal, apply_rubric
+from assistant.settings import REPO_ROOT
 
 
 def classify(assistant, text, recall=None, language=None):
@@ -384,8 +386,38 @@ def test_a_locked_or_lost_login_is_no_breach(knowledge, text, language):
     ("Hospitalsregningen kom to gange.", "da", "harm", False),
     ("Sykehusparkeringen trakk meg to ganger.", "nb", "harm", False),
     ("Die Krankenhausrechnung wurde doppelt abgebucht.", "de", "harm", False),
+    # A broken bone is harm; a broken appliance named after a body part is not.
+    ("She broke her wrist when the shelf you fitted fell.", "en", "harm", True),
+    ("I broke my hand mixer's bowl and need a new one.", "en", "harm", False),
+    ("Der Handmixer ist gebrochen.", "de", "harm", False),
+    # A missed once-in-a-lifetime event; not the event's own order.
+    ("We missed our son's graduation because of the cancelled train.", "en", "lifetime", True),
+    ("The wedding cake was missing its top tier.", "en", "lifetime", False),
+    ("Bröllopstårtan kom en timme sent.", "sv", "lifetime", False),
+    # Money taken from an account; not a cart emptied or an account charged.
+    ("Fraudsters emptied my savings account overnight.", "en", "breach", True),
+    ("The app emptied my cart at checkout.", "en", "breach", False),
 ])
 def test_a_floor_cue_needs_its_context(knowledge, text, language, flag, expected):
-    """Going to the press, or a stay in hospital; not the newspaper or hospital itself."""
+    """Going to the press, a stay in hospital, a broken bone, a missed wedding, an emptied
+    account; not the newspaper, the hospital's bill, the hand mixer or the wedding cake."""
     found = [h for h in find_cues(text, language, knowledge) if flag in h.cue.flags]
     assert bool(found) is expected, found
+
+
+SEVERE = [json.loads(line) for line in
+          (REPO_ROOT / "tests" / "data" / "severe.jsonl").read_text().splitlines()]
+# Read once after the floors were written (evals/README.md, Severe cases).
+_SEVERE_MISSED = {"heldout-09": "'Trauung' (a wedding ceremony) is not an event we know"}
+
+
+@pytest.mark.parametrize("case", [
+    pytest.param(case, id=case["id"], marks=pytest.mark.xfail(
+        reason=_SEVERE_MISSED[case["id"]], strict=True) if case["id"] in _SEVERE_MISSED else ())
+    for case in SEVERE])
+def test_harm_a_missed_lifetime_event_or_an_emptied_account_is_critical(
+        offline_assistant, case):
+    """The rubric's critical cases written in other words (`tests/data/severe.jsonl`): a
+    broken bone, a missed wedding or funeral, an account emptied, discrimination, illness."""
+    labels = offline_assistant.classify(ComplaintIn(text=case["text"]))
+    assert labels.severity == "critical", labels.reasons.severity
