@@ -58,6 +58,12 @@ _EXCLUDES = re.compile(
     r"dricker\s+inte|äter\s+inte|drikker\s+ikke|spiser\s+ikke|tåler\s+ikke|"
     r"trinkt\s+kein\w*|isst\s+kein\w*|verträgt\s+kein\w*|vegan\w*|vegetar\w*)\s*(\w+)?",
     re.IGNORECASE)
+# "Nut allergy", "Nussallergie", "nötallergi": the allergen before the word for allergy.
+_ALLERGEN_FIRST = re.compile(r"\b([^\W\d_]{3,}?)[- ]?allerg", re.IGNORECASE)
+_NOT_AN_ALLERGEN = frozenset({"has", "have", "had", "with", "severe", "mild", "strong", "food",
+                              "known", "any", "har", "hat", "mit", "med", "svær", "alvorlig",
+                              "kraftig", "schwere", "starke", "stark"})
+_FOLD = str.maketrans("üöäøæå", "uoaoaa")
 _ALCOHOL = ("wine", "beer", "prosecco", "champagne", "spirit", "vin", "øl", "öl", "wein",
             "bier", "sekt", "cocktail")
 # The customer ended something (a plan, a membership, a service): in the Nordic and German
@@ -188,6 +194,7 @@ def _key(name: str) -> str:
 
 
 def _excluded_words(items: list[HistoryItem]) -> set[str]:
+    """What notes rule out, each word as written and in its singular ("nuts", "nut")."""
     words: set[str] = set()
     for item in items:
         for match in _EXCLUDES.finditer(item.text):
@@ -197,7 +204,23 @@ def _excluded_words(items: list[HistoryItem]) -> set[str]:
                 words.update(_ALCOHOL)
             if match.group(1):
                 words.add(match.group(1).lower())
-    return words
+        words.update(match.group(1).lower() for match in _ALLERGEN_FIRST.finditer(item.text)
+                     if match.group(1).lower() not in _NOT_AN_ALLERGEN)
+    return words | {_singular(word) for word in words}
+
+
+def _singular(word: str) -> str:
+    """A plural's base, roughly and in any of our languages, for matching only: "nuts" ->
+    "nut", "strawberries" -> "strawberry", "nötter" -> "not", "Nüsse" -> "nuss"."""
+    word = word.lower().translate(_FOLD)
+    for plural, base in (("ies", "y"), ("es", ""), ("s", ""), ("er", ""), ("ar", ""),
+                         ("or", ""), ("en", ""), ("e", "")):
+        if word.endswith(plural) and len(word) - len(plural) >= 3:
+            word = word[: -len(plural)] + base
+            break
+    if len(word) >= 4 and word[-1] == word[-2] and word[-1] not in "s":
+        word = word[:-1]  # "nött" -> "nöt"; "nuss" stays
+    return word
 
 
 def _ended_stems(texts: list[str]) -> set[str]:
@@ -220,9 +243,17 @@ def _stems(text: str) -> set[str]:
 
 
 def _excluded(words: str, excluded: set[str]) -> bool:
+    """An option holds a ruled-out word: at a word's start ("peanut" in "peanut butter"), or
+    as a compound's head ("nut" in "hazelnut", "nöt" in "hasselnötsbiskvier", "nuss" in
+    "Haselnusstorte")."""
     mine = _stems(words)
-    return any(stem[:3] == word[:3] and len(word) >= 3 and (
-        stem.startswith(word[:5]) or word.startswith(stem)) for stem in mine for word in excluded)
+    if any(stem[:3] == word[:3] and len(word) >= 3 and (
+            stem.startswith(word[:5]) or word.startswith(stem))
+           for stem in mine for word in excluded):
+        return True
+    tokens = [token.translate(_FOLD) for token in re.findall(r"\w+", words.lower())]
+    return any(len(word) >= 3 and word.translate(_FOLD) in token[3:]
+               for token in tokens for word in excluded)
 
 
 def _overlaps(words: str, given: list[str]) -> bool:

@@ -91,6 +91,19 @@ def test_an_own_item_is_worth_its_price_and_never_more_than_the_cap(knowledge):
     assert options("Oat latte", "Oat latte") == [("Oat latte", knowledge.policy.treat_value)]
 
 
+EXCLUSIONS = [json.loads(line) for line in
+              (REPO_ROOT / "tests" / "data" / "exclusions.jsonl").read_text().splitlines()]
+
+
+@pytest.mark.parametrize("case", EXCLUSIONS, ids=[case["id"] for case in EXCLUSIONS])
+def test_an_allergy_rules_out_compounds_and_plurals(case):
+    """"Nut allergy" and "Allergisk mot nötter" rule out the hazelnut praline and the
+    hasselnötsbiskvier; an allergy to something else rules out nothing."""
+    recall = _recall(_item("n1", HistoryKind.note, case["note"], "2026-01-01"),
+                     _item("p1", HistoryKind.preference, case["preference"], "2026-02-01"))
+    assert bool(from_history(recall, TODAY, 180)) is not case["excluded"]
+
+
 def test_repeat_orders_are_options_in_their_own_words():
     recall = _recall(_item("o1", HistoryKind.order, "Kardemummabullar, 6-pack", "2026-10-01"),
                      _item("o2", HistoryKind.order, "Kardemummabullar, 6-pack", "2026-11-01"),
