@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from .items import Price, item_name, item_parts, unit_price
-from .knowledge import Knowledge, Policy
+from .knowledge import Exclusions, FoodFamily, Knowledge, Policy
 from .models import Gesture, HistoryItem, Recall, Severity
 
 # How people state what they like, before the thing itself: grammar, not a list of items.
@@ -64,8 +64,6 @@ _NOT_AN_ALLERGEN = frozenset({"has", "have", "had", "with", "severe", "mild", "s
                               "known", "any", "har", "hat", "mit", "med", "svær", "alvorlig",
                               "kraftig", "schwere", "starke", "stark"})
 _FOLD = str.maketrans("üöäøæå", "uoaoaa")
-_ALCOHOL = ("wine", "beer", "prosecco", "champagne", "spirit", "vin", "øl", "öl", "wein",
-            "bier", "sekt", "cocktail")
 # The customer ended something (a plan, a membership, a service): in the Nordic and German
 # verbs the customer is the one who ends; in English only with "I" or at a note's start, since
 # "the cinema cancelled our screening" is the business's doing.
@@ -88,10 +86,11 @@ class Choice:
     price: Price | None = None  # one of the item, as the newest order gives it
 
 
-def from_history(recall: Recall | None, today: date, cooldown_days: int, complaint: str = ""
-                 ) -> list[Choice]:
+def from_history(recall: Recall | None, today: date, cooldown_days: int, complaint: str = "",
+                 exclusions: Exclusions | None = None) -> list[Choice]:
     """This customer's own options, best first: stated likes, then repeat orders; none the
-    customer ended (`complaint`, as read, may say so)."""
+    customer ended (`complaint`, as read, may say so), none a note rules out (by its words,
+    and by meaning through `exclusions`: a vegan is offered no cheese)."""
     if recall is None:
         return []
     facts = recall.facts
@@ -101,13 +100,14 @@ def from_history(recall: Recall | None, today: date, cooldown_days: int, complai
     recent = [g for g in facts.gestures_given if g.at >= today - timedelta(days=cooldown_days)
               or any(at > g.at for at in complaints)]
     excluded = _excluded_words([*facts.notes, *facts.preferences])
+    foods = _ruled_out_foods([*facts.notes, *facts.preferences], excluded, exclusions)
     ended = _ended_stems([complaint, *(note.text for note in facts.notes)])
     choices = [Choice(words, [item.id], f"said they like it ({item.id}, {item.at})")
                for item in facts.preferences if (words := _liked(item.text))]
     choices += _repeat_orders(facts.orders)
     return [choice for choice in choices
             if not _overlaps(choice.words, [g.text for g in recent])
-            and not _excluded(choice.words, excluded)
+            and not _excluded(choice.words, excluded) and not _holds(choice.words, foods)
             and not any(stem in choice.words.lower() for stem in ended)]
 
 
@@ -125,7 +125,7 @@ def own_gestures(
         return []
     cap = policy.caps[severity]
     options = []
-    for choice in from_history(recall, today, cooldown_days, complaint):
+    for choice in from_history(recall, today, cooldown_days, complaint, knowledge.exclusions):
         value, priced = _value(choice.price, policy, cap)
         if value <= cap:
             options.append((Gesture(
@@ -197,16 +197,49 @@ def _excluded_words(items: list[HistoryItem]) -> set[str]:
     """What notes rule out, each word as written and in its singular ("nuts", "nut")."""
     words: set[str] = set()
     for item in items:
-        for match in _EXCLUDES.finditer(item.text):
-            cue = match.group(0).lower()
-            if any(w in cue for w in ("drink", "dricker", "drikker", "trinkt")) or (
-                    match.group(1) and match.group(1).lower().startswith(("alko", "alco"))):
-                words.update(_ALCOHOL)
-            if match.group(1):
-                words.add(match.group(1).lower())
+        words.update(match.group(1).lower() for match in _EXCLUDES.finditer(item.text)
+                     if match.group(1))
         words.update(match.group(1).lower() for match in _ALLERGEN_FIRST.finditer(item.text)
                      if match.group(1).lower() not in _NOT_AN_ALLERGEN)
     return words | {_singular(word) for word in words}
+
+
+def _ruled_out_foods(items: list[HistoryItem], excluded: set[str],
+                     exclusions: Exclusions | None) -> list[FoodFamily]:
+    """Every family a diet ("Vegan") or an excluded family name ("Allergic to shellfish",
+    "doesn't drink alcohol") rules out."""
+    if exclusions is None:
+        return []
+    names = {_singular(word) for word in excluded} | {w.translate(_FOLD) for w in excluded}
+    families = {name for name, family in exclusions.families.items()
+                if names & ({_singular(n) for n in family.names}
+                            | {n.translate(_FOLD) for n in family.names})}
+    families |= {name for item in items for diet in exclusions.diet
+                 if diet.regex.search(item.text) for name in diet.rules_out}
+    return [exclusions.families[name] for name in sorted(families)]
+
+
+def _holds(words: str, families: list[FoodFamily]) -> bool:
+    return any(_names_food(family.not_of_it.sub(" ", words) if family.not_of_it else words,
+                           family.words) for family in families)
+
+
+def _names_food(words: str, foods: list[str]) -> bool:
+    """The option names one of `foods`: a word's start, a compound's head, a phrase; a word
+    of three letters or fewer only as a whole word ("gin", not "ginger")."""
+    text = " ".join(re.findall(r"\w+", words.lower())).translate(_FOLD)
+    tokens = text.split()
+    for food in (f.translate(_FOLD) for f in foods):
+        if " " in food:
+            if food in text:
+                return True
+        elif len(food) <= 3:
+            if any(token in (food, food + "s") for token in tokens):
+                return True
+        elif any(token.startswith(stem) or stem in token[3:] for token in tokens
+                 for stem in {food, food.rstrip("aeiou") if len(food) >= 5 else food}):
+            return True  # "grädde" in "gräddtårta": a compound may drop the final vowel
+    return False
 
 
 def _singular(word: str) -> str:

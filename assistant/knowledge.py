@@ -41,6 +41,46 @@ class Cue(BaseModel):
         return re.compile(self.pattern, re.IGNORECASE)
 
 
+class FoodFamily(BaseModel):
+    """Food or drink one word of a note can rule out (`knowledge/exclusions.toml`)."""
+
+    names: list[str]  # what a note calls the family: "shellfish", "skaldjur", "dairy"
+    words: list[str]  # what an option holding it says: "prawn", "räk", "butter", "grädde"
+    unless: list[str] = Field(default_factory=list)  # "hazelnut butter", "ginger beer"
+
+    @cached_property
+    def not_of_it(self) -> re.Pattern[str] | None:
+        """The phrases that hold a word of the family without being of it."""
+        return re.compile("|".join(self.unless), re.IGNORECASE) if self.unless else None
+
+
+class Diet(BaseModel):
+    """A word that is a diet in itself ("vegan", "halal", "laktosintolerant")."""
+
+    pattern: str
+    rules_out: list[str]
+
+    @cached_property
+    def regex(self) -> re.Pattern[str]:
+        return re.compile(self.pattern, re.IGNORECASE)
+
+
+class Exclusions(BaseModel):
+    families: dict[str, FoodFamily]
+    diet: list[Diet]
+
+    @model_validator(mode="after")
+    def _families_exist(self) -> Exclusions:
+        unknown = {name for d in self.diet for name in d.rules_out} - set(self.families)
+        if unknown:
+            raise ValueError(f"diet rules out unknown families {sorted(unknown)}")
+        for diet in self.diet:
+            diet.regex  # noqa: B018 - compile now, fail now
+        for family in self.families.values():
+            family.not_of_it  # noqa: B018
+        return self
+
+
 class GestureOption(BaseModel):
     kind: str
     value: float
@@ -139,6 +179,7 @@ class Example(BaseModel):
 class Knowledge:
     cues: dict[str, list[Cue]]
     gestures: list[GestureOption]
+    exclusions: Exclusions
     policy: Policy
     style: StyleRules
     phrases: dict[str, PhraseBank]
@@ -182,6 +223,8 @@ def load_knowledge(folder: Path) -> Knowledge:
         gestures = [
             GestureOption.model_validate(g) for g in _read_toml(folder / "gestures.toml")["gesture"]
         ]
+        current = "exclusions.toml"
+        exclusions = Exclusions.model_validate(_read_toml(folder / "exclusions.toml"))
         current = "policy.toml"
         policy = Policy.model_validate(_read_toml(folder / "policy.toml"))
         current = "style.toml"
@@ -205,6 +248,7 @@ def load_knowledge(folder: Path) -> Knowledge:
     return Knowledge(
         cues=cues,
         gestures=gestures,
+        exclusions=exclusions,
         policy=policy,
         style=style,
         phrases=phrases,

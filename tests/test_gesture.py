@@ -93,15 +93,27 @@ def test_an_own_item_is_worth_its_price_and_never_more_than_the_cap(knowledge):
 
 EXCLUSIONS = [json.loads(line) for line in
               (REPO_ROOT / "tests" / "data" / "exclusions.jsonl").read_text().splitlines()]
+# Read once after the code and lists were written (evals/README.md, Allergies and diets).
+_EXCLUSIONS_MISSED = {
+    "family-h03": "a cocktail by its name ('negroni') is not in the alcohol family's words",
+    "family-h09": "'räk' is too short to match inside a compound ('räkmacka')",
+    "family-g01": "a cheese by its name ('gruyère') is not in the dairy family's words",
+    "family-g06": "liver pâté ('leverpostej') is not in the meat family's words",
+}
 
 
-@pytest.mark.parametrize("case", EXCLUSIONS, ids=[case["id"] for case in EXCLUSIONS])
-def test_an_allergy_rules_out_compounds_and_plurals(case):
-    """"Nut allergy" and "Allergisk mot nötter" rule out the hazelnut praline and the
-    hasselnötsbiskvier; an allergy to something else rules out nothing."""
+@pytest.mark.parametrize("case", [
+    pytest.param(case, id=case["id"], marks=pytest.mark.xfail(
+        reason=_EXCLUSIONS_MISSED[case["id"]], strict=True)
+        if case["id"] in _EXCLUSIONS_MISSED else ())
+    for case in EXCLUSIONS])
+def test_an_allergy_or_a_diet_rules_out_what_holds_it(knowledge, case):
+    """"Nut allergy" rules out the hazelnut praline, "Vegan" the cheese platter, "Laktos-
+    intolerant" the gräddtårta; an allergy to something else, or an oat latte, is left."""
     recall = _recall(_item("n1", HistoryKind.note, case["note"], "2026-01-01"),
                      _item("p1", HistoryKind.preference, case["preference"], "2026-02-01"))
-    assert bool(from_history(recall, TODAY, 180)) is not case["excluded"]
+    offered = from_history(recall, TODAY, 180, "", knowledge.exclusions)
+    assert bool(offered) is not case["excluded"]
 
 
 def test_repeat_orders_are_options_in_their_own_words():
@@ -119,7 +131,7 @@ def test_a_stated_like_comes_before_repeat_orders():
     assert [c.words for c in from_history(recall, TODAY, 180)] == ["rhubarb crumble", "Oat latte"]
 
 
-def test_what_was_given_recently_or_cannot_be_had_is_never_offered():
+def test_what_was_given_recently_or_cannot_be_had_is_never_offered(knowledge):
     recall = _recall(
         _item("g1", HistoryKind.gesture, "Free sourdough loaf after a late order", "2026-11-10"),
         _item("o1", HistoryKind.order, "Rye sourdough loaf", "2026-10-01"),
@@ -128,9 +140,11 @@ def test_what_was_given_recently_or_cannot_be_had_is_never_offered():
         _item("p1", HistoryKind.preference, "Likes the house red wine", "2026-01-01"),
         _item("o3", HistoryKind.order, "Elderflower lemonade", "2026-09-01"),
         _item("o4", HistoryKind.order, "Elderflower lemonade", "2026-10-01"))
-    assert [c.words for c in from_history(recall, TODAY, 180)] == ["Elderflower lemonade"]
+    options = from_history(recall, TODAY, 180, "", knowledge.exclusions)
+    assert [c.words for c in options] == ["Elderflower lemonade"]
     # Past the cooldown the loaf may be offered again.
-    assert "Rye sourdough loaf" in [c.words for c in from_history(recall, TODAY, 10)]
+    assert "Rye sourdough loaf" in [
+        c.words for c in from_history(recall, TODAY, 10, "", knowledge.exclusions)]
 
 
 def test_no_history_no_invented_gesture():
@@ -174,8 +188,8 @@ def _scenario_eval(tmp_path: Path, name: str) -> dict:
 
 
 NO_FORBIDDEN_YET = pytest.mark.xfail(strict=True, reason=(
-    "not reached on gestures-heldout-3: 2 of 67 replies name a forbidden item, two "
-    "exclusions only meaning can see: lactose vs butter, shellfish vs skagenröra; "
+    "not reached on gestures-heldout-3: 1 of 67 replies names a forbidden item, skagenröra "
+    "(a dish of prawns) for a shellfish allergy: the dish's recipe is not in its name; "
     "evals/README.md"))
 
 
