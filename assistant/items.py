@@ -14,13 +14,15 @@ _SEPARATOR = r"(?::|\||\s[-–—]\s)"
 # 2231 -", "#10233 |"), a word alone before a colon ("Bought:"), or a code ("SKU 88123 ").
 _LABEL = re.compile(
     rf"^\s*(?:(?:{_LETTERS}+\.?\s*)?#?\d[\w/.\-]*\s*{_SEPARATOR}|{_LETTERS}+\s*:"
-    rf"|{_LETTERS}+\.?\s*#?\d{{3,}}(?=\s))\s*")
+    rf"|{_LETTERS}+\.?\s*#?\d{{3,}}(?=\s)(?!\s*(?:g|kg|mg|ml|cl|dl|l|oz|lb|min|cm|mm)\b))\s*",
+    re.IGNORECASE)  # "SKU 88123 …", not "Coffee 500 g"
 # A sentence that says the customer ordered or bought: the verb is not the item.
 _BOUGHT = re.compile(
     r"^(?:ordered|bought|purchased|beställde|köpte|bestilte|bestilt|kjøpte|købte|"
     r"bestellte|bestellt|kaufte|gekauft)\b\s*", re.IGNORECASE)
 _PRICE = re.compile(
-    r"(?:\s(?P<each>à|@|each)\s*)?(?:(?P<sign>[€$£])\s*(?P<before>\d[\d.,]*)|\b(?P<after>\d{1,3}(?:\s\d{3})+(?:[.,]\d\d)?|\d[\d.,]*)"
+    r"(?:\s(?P<each>à|@|each)\s*)?(?:(?P<sign>[€$£]|\b(?:eur|sek|dkk|nok|usd|gbp|kr\.?)(?=\s?\d))"
+    r"\s*(?P<before>\d[\d.,]*)|\b(?P<after>\d{1,3}(?:\s\d{3})+(?:[.,]\d\d)?|\d[\d.,]*)"
     r"\s*(?P<code>€|\$|£|eur|sek|dkk|nok|usd|gbp|kr\.?|:-)(?=\W|$))", re.IGNORECASE)
 _CURRENCIES = {"€": "EUR", "$": "USD", "£": "GBP", ":-": "SEK", "kr": None, "kr.": None}
 _COUNT = re.compile(r"^\s*(\d+)\s*(?:[x×]|pcs|pc|stk|st|pk|pack|stück|\w+\s+of)?\.?\s+\D|"

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from assistant.gesture import from_history, own_gestures
-from assistant.items import Price, unit_price
+from assistant.items import Price, item_name, unit_price
 from assistant.models import CustomerFacts, HistoryItem, HistoryKind, Recall, Severity
 from assistant.settings import REPO_ROOT, Settings
 from tests.conftest import api_client, new_assistant
@@ -67,10 +67,22 @@ def test_an_item_is_named_without_its_exports_wrapping(case):
     ("Ordre 7902 – 2 stk. Rugbrødsmix 1 kg – 39,95 kr", Price(19.98, None)),
     ("Deluxe room, 2 nights, 1 980,50 SEK", Price(1980.5, "SEK")),
     ("Espresso machine 1,299.00 GBP", Price(1299.0, "GBP")),
+    ("Lakritsfudge 200 g, SEK 49", Price(49.0, "SEK")),
+    ("2 x Rugbrødsmix, kr. 39,95", Price(19.98, None)),
     ("Rye sourdough loaf", None),
 ])
 def test_one_items_price_is_read_from_the_order(text, price):
     assert unit_price(text) == price
+
+
+@pytest.mark.parametrize(("text", "name"), [
+    ("Lakritsfudge 200 g, SEK 49", "Lakritsfudge"),  # a size is no order number
+    ("Coffee beans 500 g", "Coffee beans"),
+    ("SKU 88123 Linen pillowcase set, sage", "Linen pillowcase set"),
+    ("SEK 49 Lakritsfudge", "Lakritsfudge"),
+])
+def test_an_items_name_is_not_its_size_code_or_price(text, name):
+    assert item_name(text) == name
 
 
 def test_an_own_item_is_worth_its_price_and_never_more_than_the_cap(knowledge):
