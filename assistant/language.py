@@ -35,10 +35,13 @@ _lock = Lock()
 # Danish and Bokmål share most words; these differ in spelling and settle a close call.
 _NB_MARKERS = frozenset({"dere", "meg", "deg", "seg", "noe", "hva", "ble", "etter", "fikk",
                          "kjøpt", "ingenting", "hvorfor", "bestilling", "uker", "penger",
-                         "igjen", "noen", "mye", "også", "kveld", "gikk"})
+                         "igjen", "noen", "mye", "også", "kveld", "gikk", "ganger"})
 _DA_MARKERS = frozenset({"jer", "mig", "dig", "sig", "noget", "hvad", "blev", "efter", "fik",
                          "købt", "intet", "hvorfor", "bestilling", "uger", "penge",
-                         "igen", "nogen", "meget", "også", "aften", "gik"})
+                         "igen", "nogen", "meget", "også", "aften", "gik", "gange"})
+# Danish addresses a company as "I" (Bokmål: "dere"); inside a sentence a capital I is that
+# pronoun, while at a sentence's start it may be Bokmål's preposition ("I går …").
+_DA_YOU = re.compile(r"(?<=[a-zæøå,]\s)I\b")
 # Nynorsk is told from Bokmål only by its own words; without them a Norwegian text is nb.
 _NN_MARKERS = frozenset({"ikkje", "eg", "kva", "korleis", "frå", "berre", "fekk", "vart",
                          "heime", "noko", "dykk", "sjølv"})
@@ -93,7 +96,7 @@ def _settle_nordic(text: str, code: str, runners_up: list[str]) -> str:
         code = "nb"
     if code in {"da", "nb"} and set(runners_up) & _NORDIC_PAIR:
         nb = len(words & (_NB_MARKERS - _DA_MARKERS))
-        da = len(words & (_DA_MARKERS - _NB_MARKERS))
+        da = len(words & (_DA_MARKERS - _NB_MARKERS)) + bool(_DA_YOU.search(text))
         if nb != da:
             code = "nb" if nb > da else "da"
     return code

@@ -6,6 +6,7 @@ import pytest
 
 from assistant.classify import _EMBEDDED, ExampleIndex, signals
 from assistant.cues import find_cues
+from assistant.language import detect
 from assistant.levels import LevelModel
 from assistant.models import ComplaintIn, CustomerFacts, HistoryItem, HistoryKind, Recall
 from assistant.rubric import Proposal, apply_rubric
@@ -30,6 +31,16 @@ def classify(assistant, text, recall=None, language=None):
 )
 def test_detects_language_on_short_texts(offline_assistant, text, language):
     assert classify(offline_assistant, text).language == language
+
+
+NORDIC_SHORT = [json.loads(line) for line in
+                (REPO_ROOT / "tests" / "data" / "nordic-short.jsonl").read_text().splitlines()]
+
+
+@pytest.mark.parametrize("case", NORDIC_SHORT, ids=[case["id"] for case in NORDIC_SHORT])
+def test_short_danish_and_bokmal_are_told_apart(case):
+    """Danish says "I" to the company and "gange"; Bokmål "dere" and "ganger"."""
+    assert detect(case["text"]).code == case["language"]
 
 
 def test_food_poisoning_is_critical_and_escalated(offline_assistant):
