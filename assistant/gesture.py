@@ -227,7 +227,7 @@ def _holds(words: str, families: list[FoodFamily]) -> bool:
 def _names_food(words: str, foods: list[str]) -> bool:
     """The option names one of `foods`: a word's start, a compound's head, a phrase; a word
     of three letters or fewer only as a whole word ("gin", not "ginger")."""
-    text = " ".join(re.findall(r"\w+", words.lower())).translate(_FOLD)
+    text = _folded(words)
     tokens = text.split()
     for food in (f.translate(_FOLD) for f in foods):
         if " " in food:
@@ -284,9 +284,14 @@ def _excluded(words: str, excluded: set[str]) -> bool:
             stem.startswith(word[:5]) or word.startswith(stem))
            for stem in mine for word in excluded):
         return True
-    tokens = [token.translate(_FOLD) for token in re.findall(r"\w+", words.lower())]
+    tokens = _folded(words).split()
     return any(len(word) >= 3 and word.translate(_FOLD) in token[3:]
                for token in tokens for word in excluded)
+
+
+def _folded(words: str) -> str:
+    """Words in lower case, single-spaced, with ü ö ä ø æ å folded: "Gräddtårta" -> "graddtarta"."""
+    return " ".join(re.findall(r"\w+", words.lower())).translate(_FOLD)
 
 
 def _overlaps(words: str, given: list[str]) -> bool:

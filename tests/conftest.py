@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import uuid
 from collections.abc import Iterator
@@ -26,6 +27,16 @@ from tests.pgserver import find_bindir, postgres_server
 
 TODAY = date(2026, 11, 23)
 INJECTION_RESULTS = pytest.StashKey[list[str]]()
+
+
+def data_cases(name: str, missed: dict[str, str] | None = None) -> list[Any]:
+    """The lines of `tests/data/NAME` as test cases named by their ids; a known miss (read
+    once on a held-out part, evals/README.md) is a strict expected failure with its reason."""
+    lines = (REPO_ROOT / "tests" / "data" / name).read_text(encoding="utf-8").splitlines()
+    missed = missed or {}
+    return [pytest.param(case, id=case["id"], marks=pytest.mark.xfail(
+        reason=missed[case["id"]], strict=True) if case["id"] in missed else ())
+        for case in map(json.loads, lines)]
 
 
 def pytest_configure(config: pytest.Config) -> None:

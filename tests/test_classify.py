@@ -1,4 +1,3 @@
-import json
 from datetime import date
 
 import numpy as np
@@ -10,7 +9,7 @@ from assistant.language import detect
 from assistant.levels import LevelModel
 from assistant.models import ComplaintIn, CustomerFacts, HistoryItem, HistoryKind, Recall
 from assistant.rubric import Proposal, apply_rubric
-from assistant.settings import REPO_ROOT
+from tests.conftest import data_cases
 
 
 def classify(assistant, text, recall=None, language=None):
@@ -33,11 +32,7 @@ def test_detects_language_on_short_texts(offline_assistant, text, language):
     assert classify(offline_assistant, text).language == language
 
 
-NORDIC_SHORT = [json.loads(line) for line in
-                (REPO_ROOT / "tests" / "data" / "nordic-short.jsonl").read_text().splitlines()]
-
-
-@pytest.mark.parametrize("case", NORDIC_SHORT, ids=[case["id"] for case in NORDIC_SHORT])
+@pytest.mark.parametrize("case", data_cases("nordic-short.jsonl"))
 def test_short_danish_and_bokmal_are_told_apart(case):
     """Danish says "I" to the company and "gange"; Bokmål "dere" and "ganger"."""
     assert detect(case["text"]).code == case["language"]
@@ -416,16 +411,11 @@ def test_a_floor_cue_needs_its_context(knowledge, text, language, flag, expected
     assert bool(found) is expected, found
 
 
-SEVERE = [json.loads(line) for line in
-          (REPO_ROOT / "tests" / "data" / "severe.jsonl").read_text().splitlines()]
 # Read once after the floors were written (evals/README.md, Severe cases).
 _SEVERE_MISSED = {"heldout-09": "'Trauung' (a wedding ceremony) is not an event we know"}
 
 
-@pytest.mark.parametrize("case", [
-    pytest.param(case, id=case["id"], marks=pytest.mark.xfail(
-        reason=_SEVERE_MISSED[case["id"]], strict=True) if case["id"] in _SEVERE_MISSED else ())
-    for case in SEVERE])
+@pytest.mark.parametrize("case", data_cases("severe.jsonl", _SEVERE_MISSED))
 def test_harm_a_missed_lifetime_event_or_an_emptied_account_is_critical(
         offline_assistant, case):
     """The rubric's critical cases written in other words (`tests/data/severe.jsonl`): a

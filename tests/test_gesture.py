@@ -15,7 +15,7 @@ from assistant.gesture import from_history, own_gestures
 from assistant.items import Price, item_name, unit_price
 from assistant.models import CustomerFacts, HistoryItem, HistoryKind, Recall, Severity
 from assistant.settings import REPO_ROOT, Settings
-from tests.conftest import api_client, new_assistant
+from tests.conftest import api_client, data_cases, new_assistant
 
 TODAY = date(2026, 11, 28)
 
@@ -34,8 +34,6 @@ def _recall(*items: HistoryItem) -> Recall:
     return Recall(customer_id="c", facts=facts)
 
 
-FORMATS = [json.loads(line) for line in
-           (REPO_ROOT / "tests" / "data" / "history-formats.jsonl").read_text().splitlines()]
 # Read once after the code was written; still missed (evals/README.md, History formats).
 _FORMATS_MISSED = {
     "held-09": "a trailing idiom ('über alles') stays in the item's words",
@@ -49,10 +47,7 @@ _FORMATS_MISSED = {
 }
 
 
-@pytest.mark.parametrize("case", [
-    pytest.param(case, id=case["id"], marks=pytest.mark.xfail(
-        reason=_FORMATS_MISSED[case["id"]], strict=True) if case["id"] in _FORMATS_MISSED else ())
-    for case in FORMATS])
+@pytest.mark.parametrize("case", data_cases("history-formats.jsonl", _FORMATS_MISSED))
 def test_an_item_is_named_without_its_exports_wrapping(case):
     """Orders and likes as other systems export them: order numbers, quantities, prices,
     sizes, labels, table rows, several items in one order, likes inside a longer note."""
@@ -106,8 +101,6 @@ def test_an_own_item_is_worth_its_price_and_never_more_than_the_cap(knowledge):
     assert options("Oat latte", "Oat latte") == [("Oat latte", knowledge.policy.treat_value)]
 
 
-EXCLUSIONS = [json.loads(line) for line in
-              (REPO_ROOT / "tests" / "data" / "exclusions.jsonl").read_text().splitlines()]
 # Read once after the code and lists were written (evals/README.md, Allergies and diets).
 _EXCLUSIONS_MISSED = {
     "family-h03": "a cocktail by its name ('negroni') is not in the alcohol family's words",
@@ -117,11 +110,7 @@ _EXCLUSIONS_MISSED = {
 }
 
 
-@pytest.mark.parametrize("case", [
-    pytest.param(case, id=case["id"], marks=pytest.mark.xfail(
-        reason=_EXCLUSIONS_MISSED[case["id"]], strict=True)
-        if case["id"] in _EXCLUSIONS_MISSED else ())
-    for case in EXCLUSIONS])
+@pytest.mark.parametrize("case", data_cases("exclusions.jsonl", _EXCLUSIONS_MISSED))
 def test_an_allergy_or_a_diet_rules_out_what_holds_it(knowledge, case):
     """"Nut allergy" rules out the hazelnut praline, "Vegan" the cheese platter, "Laktos-
     intolerant" the gräddtårta; an allergy to something else, or an oat latte, is left."""
