@@ -403,6 +403,30 @@ def test_a_locked_or_lost_login_is_no_breach(knowledge, text, language):
     # Money taken from an account; not a cart emptied or an account charged.
     ("Fraudsters emptied my savings account overnight.", "en", "breach", True),
     ("The app emptied my cart at checkout.", "en", "breach", False),
+    # Someone fainting or taken away by ambulance is harm; fainting at a bill, a server's
+    # collapse or an ambulance's invoice is not.
+    ("I nearly fainted when I saw the bill.", "en", "harm", False),
+    ("The server collapsed under the load and the app was down all day.", "en", "harm", False),
+    ("The ambulance service's invoice went to the wrong address.", "en", "harm", False),
+    ("Ich bin fast ohnmächtig geworden, als ich die Rechnung sah.", "de", "harm", False),
+    ("Das Netz ist am Abend komplett zusammengebrochen.", "de", "harm", False),
+    ("Jeg var ved at besvime af grin over jeres svar.", "da", "harm", False),
+    ("Ambulanceregningen kom to gange.", "da", "harm", False),
+    ("Jag höll på att svimma när jag såg priset.", "sv", "harm", False),
+    ("Nettet kollapset i hele byen i går kveld.", "nb", "harm", False),
+    # Not reaching an ambulance through an outage is a risk, not harm done; "ohnmächtig" is
+    # also "powerless"; "passed out" also hands out.
+    ("We couldn't even call an ambulance with your network down.", "en", "harm", False),
+    ("Folk kan ikke engang ringe efter en ambulance.", "da", "harm", False),
+    ("Man kann bei diesem Netz nicht mal einen Krankenwagen rufen.", "de", "harm", False),
+    ("Ich fühle mich eurem Kundenservice gegenüber völlig ohnmächtig.", "de", "harm", False),
+    ("Your staff passed out vouchers to everyone but us.", "en", "harm", False),
+    # Something ordered or opened in the customer's name by someone else is identity theft;
+    # the customer's own booking in their name is not.
+    ("The booking was made in my name, but the hotel listed my husband.", "en", "breach", False),
+    ("Someone at your shop told me the contract was in my name.", "en", "breach", False),
+    ("Jeg bestilte den i mit navn, men den kom til min mand.", "da", "breach", False),
+    ("Die Rechnung lautet auf meinen Namen, nicht auf die Firma.", "de", "breach", False),
 ])
 def test_a_floor_cue_needs_its_context(knowledge, text, language, flag, expected):
     """Going to the press, a stay in hospital, a broken bone, a missed wedding, an emptied
