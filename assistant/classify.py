@@ -28,6 +28,7 @@ from .models import (
     Reason,
     Reasons,
     RecoveryPotential,
+    Remembered,
     Severity,
 )
 from .rubric import Proposal
@@ -60,6 +61,12 @@ class Neighbours:
             return None
         return sum(order.index(value) * p for value, p in dist.items())
 
+
+# A team's line this close to a new complaint is the same complaint (another order number, a
+# typo, a closing sentence): the team's labels stand (`rubric.as_the_team_labelled`). Chosen on
+# our examples: of their 258,840 pairs of different complaints 11 reach it (10 of them labelled
+# alike), while 95-99 % of their variants with other numbers, a typo or one more sentence do.
+SAME_COMPLAINT = 0.96
 
 # Embedded example sets by content and model, and the models fit on them (with the cues that
 # made their features), shared by every Assistant in the process.
@@ -95,6 +102,7 @@ class ExampleIndex:
         self, examples: list[Example], embeddings: QueryPassageEmbeddings, cache_dir: Path
     ) -> None:
         self.examples = examples
+        self.team_rows = np.zeros(0, dtype=int)  # the rows a tenant's team labelled
         self.key = key = examples_key(embeddings.name, examples)
         cache = cache_dir / f"examples-{key}.npy"
         shipped = _from_shipped("index", key) if key not in _EMBEDDED else None
@@ -131,7 +139,20 @@ class ExampleIndex:
             _EMBEDDED[index.key] = np.vstack(
                 [self.matrix, embeddings.embed_queries([e.text for e in learned])])
         index.matrix = _EMBEDDED[index.key]
+        index.team_rows = np.arange(len(self.examples), len(index.examples))
         return index
+
+    def same_complaint(self, vector: np.ndarray) -> Remembered | None:
+        """The team's labelled line this complaint repeats, if one is that close."""
+        if not len(self.team_rows):
+            return None
+        sims = self.matrix[self.team_rows] @ vector
+        best = int(np.argmax(sims))
+        if sims[best] < SAME_COMPLAINT:
+            return None
+        line = self.examples[int(self.team_rows[best])]
+        return Remembered(line=line.id, similarity=round(float(sims[best]), 3),
+                          labels=line.labels)
 
     def neighbours(self, vector: np.ndarray, k: int = NEIGHBOURS) -> Neighbours:
         if not self.examples:

@@ -258,6 +258,15 @@ class EngineInfo(BaseModel):
     )
 
 
+class Remembered(BaseModel):
+    """A complaint the team already labelled (`recovery learn`, a reviewer's correction) that
+    this one repeats, in the same words or nearly: its labels stand."""
+
+    line: str = Field(description="The learned line's id.")
+    similarity: float = Field(description="Cosine of the two complaints' e5 vectors.")
+    labels: dict[str, str]
+
+
 class Classification(EngineInfo):
     severity: Severity
     effort: Effort
@@ -279,6 +288,9 @@ class Classification(EngineInfo):
     warnings: list[str] = Field(
         default_factory=list, description="What a reviewer should know, e.g. text in the "
         "complaint or history that reads like instructions to the model.")
+    remembered: Remembered | None = Field(
+        None, description="The team's labelled complaint this one repeats, whose labels it "
+        "carries (a rubric floor aside).")
 
 
 class Gesture(BaseModel):

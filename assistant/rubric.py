@@ -18,6 +18,7 @@ from .models import (
     Reasons,
     Recall,
     RecoveryPotential,
+    Remembered,
     Route,
     Severity,
 )
@@ -74,6 +75,37 @@ def apply_rubric(proposal: Proposal, hits: list[CueHit], recall: Recall | None) 
         category=proposal.category, reasons=reasons, history_used=history_used,
         route=decide_route(severity, effort, potential, reasons), certainty=certainty,
     )
+
+
+def as_the_team_labelled(labels: Labels, remembered: Remembered, hits: list[CueHit]) -> Labels:
+    """A complaint the team already labelled gets the team's labels: a person read it, after
+    the rubric, so no rule raises them again. A hard floor still stands (a complaint showing
+    harm stays critical and offers no treat); a reviewer decides that draft by hand."""
+    reasons = labels.reasons.model_copy(deep=True)
+    flags = flags_of(hits)
+    floored = {"severity", "recovery_potential"} if flags & FLOOR_FLAGS else set()
+    if "harm" in flags:
+        floored.add("effort")
+    values = {name: getattr(labels, name) for name in _TEAM_LABELS}
+    for name, kind in _TEAM_LABELS.items():
+        given = remembered.labels.get(name)
+        if given is None or name in floored:
+            continue
+        values[name] = kind(given)
+        getattr(reasons, name).append(Reason(source="examples", detail=(
+            f"the team labelled this complaint {given} ({remembered.line}, similarity "
+            f"{remembered.similarity:.2f})")))
+    reasons.route = []
+    route = decide_route(values["severity"], values["effort"], values["recovery_potential"],
+                         reasons)
+    certainty = {label: 1.0 if label in remembered.labels else value
+                 for label, value in labels.certainty.items()}
+    return labels.model_copy(update={**values, "reasons": reasons, "route": route,
+                                     "certainty": certainty})
+
+
+_TEAM_LABELS = {"severity": Severity, "effort": Effort, "recovery_potential": RecoveryPotential,
+                "category": Category}
 
 
 def _severity(

@@ -46,13 +46,14 @@ from .models import (
     Reasons,
     Recall,
     RecoveryPotential,
+    Remembered,
     Severity,
     Usage,
 )
 from .policies import PolicyStore
 from .reading import plain
 from .review import DraftStore
-from .rubric import Labels, apply_rubric, decide_route, never_softer
+from .rubric import Labels, apply_rubric, as_the_team_labelled, decide_route, never_softer
 from .settings import Settings
 from .tenancy import DEFAULT_TENANT, check_tenant
 from .understand import Reading, Understood, understand
@@ -307,8 +308,8 @@ class Assistant:
         return self._classification(
             labels, understood, confidence, Usage(),
             warnings_for(understood.text, recall, self.knowledge.injection),
-            engine=OFFLINE_ENGINE, model=OFFLINE_MODEL,
-            prompt_version=self.knowledge.version)
+            classifier.index.same_complaint(vector), engine=OFFLINE_ENGINE,
+            model=OFFLINE_MODEL, prompt_version=self.knowledge.version)
 
     def model_labels(
         self, understood: Understood, recall: Recall | None, offline: Classification,
@@ -330,12 +331,18 @@ class Assistant:
                                   "the offline engine")
         return self._classification(
             labels, understood, reading.confidence, reading.usage, offline.warnings,
-            engine=llm.name, model=reading.model, prompt_version=llm.classify_prompt.version)
+            offline.remembered, engine=llm.name, model=reading.model,
+            prompt_version=llm.classify_prompt.version)
 
     def _classification(
         self, labels: Labels, understood: Understood, confidence: float, usage: Usage,
-        warnings: list[str], *, engine: str, model: str, prompt_version: str,
+        warnings: list[str], remembered: Remembered | None, *, engine: str, model: str,
+        prompt_version: str,
     ) -> Classification:
+        """Either engine's labels as the caller sees them: the team's own where it labelled
+        this complaint before (`remembered`), with the language and the reasons."""
+        if remembered is not None:
+            labels = as_the_team_labelled(labels, remembered, understood.reading.hits)
         reasons = labels.reasons.model_copy(update={"language": [understood.language_reason]})
         floor = self.settings.label_certainty_floor
         return Classification(
@@ -343,7 +350,7 @@ class Assistant:
             unsure=[label for label, value in labels.certainty.items() if value < floor],
             language=understood.language, confidence=confidence, usage=usage, engine=engine,
             model=model, prompt_version=prompt_version,
-            warnings=warnings)
+            warnings=warnings, remembered=remembered)
 
     def compose(self, case: Case, llm: LLMEngine | None = None) -> Draft:
         """The reply for a labelled complaint, not stored: the caller decides. `llm`

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from assistant.learning import LearnedLine
 from assistant.models import ComplaintIn
 from assistant.settings import Settings
 from tests.conftest import api_client, new_assistant
@@ -74,6 +75,12 @@ def test_a_reviewers_label_correction_is_audited_and_learned(tmp_path):
         assert agreement[0] == {"period": "all", "checked": 2, "agreement": {
             "severity": 0.5, "effort": 1.0, "recovery_potential": 1.0, "category": 1.0}}
         assert agreement[1]["period"].startswith("20") and agreement[1]["checked"] == 2
+        # The same complaint again, with an order number: the reviewer's label stands.
+        again = client.post("/v1/classify", json={"text": PROBES[0] + " Order 55120."}).json()
+        assert again["severity"] == "critical" and again["route"] == "escalate"
+        assert again["remembered"]["line"] == "learned-1", again["remembered"]
+        assert "the team labelled this complaint critical (learned-1" in str(
+            again["reasons"]["severity"])
     learned = assistant.learned.examples()
     assert [(e.text, e.labels["severity"]) for e in learned] == [(
         assistant.drafts.get(draft["id"]).complaint, "critical")]
@@ -84,3 +91,41 @@ def test_a_reviewers_label_correction_is_audited_and_learned(tmp_path):
                            json={"reviewer": "x", "effort": "low"}).status_code == 404
         assert client.get("/v1/stats").json()["label_agreement"][0]["checked"] == 0
     assert len(assistant.learned.examples()) == 1
+
+
+SAME = "Mitt paket stod utanför dörren i regnet och kartongen var helt blöt."
+
+
+def test_a_complaint_the_team_labelled_keeps_its_labels_and_only_that_one(tmp_path):
+    """A team's label is the answer for that complaint the next time it comes, in the same
+    words or nearly (another number, a typo, one more sentence), whatever the model would
+    say; a different complaint, or another tenant, keeps the model's labels."""
+    assistant = new_assistant(Settings(data_dir=tmp_path, engine="offline"))
+    shop = assistant.for_tenant("shop")
+    model = shop.classify(ComplaintIn(text=SAME))
+    team = {"severity": "low" if model.severity != "low" else "medium",
+            "effort": "trivial" if model.effort != "trivial" else "low"}
+    shop.learn([LearnedLine(text=SAME, language="sv", labels=team)], "anna")
+    for variant in (SAME, SAME.replace("helt", "hellt"), SAME + " Order 4471.",
+                    SAME + " Vad gör ni nu?"):
+        labels = shop.classify(ComplaintIn(text=variant))
+        assert (labels.severity, labels.effort) == (team["severity"], team["effort"]), variant
+        assert labels.remembered is not None and labels.remembered.similarity >= 0.96
+        assert labels.certainty["severity"] == 1.0
+    other = shop.classify(ComplaintIn(text="Kassören var otrevlig när jag frågade om kvittot."))
+    assert other.remembered is None
+    assert assistant.classify(ComplaintIn(text=SAME)).remembered is None
+    assert assistant.for_tenant("cafe").classify(ComplaintIn(text=SAME)) == (
+        assistant.classify(ComplaintIn(text=SAME)))
+
+
+def test_a_rubric_floor_stands_above_the_teams_label(tmp_path):
+    """The team may have called a complaint about a fall high; the same words again still
+    show harm, so the draft offers no treat and a person decides."""
+    text = "My father fainted in your queue and nobody brought him water."
+    shop = new_assistant(Settings(data_dir=tmp_path, engine="offline")).for_tenant("shop")
+    shop.learn([LearnedLine(text=text, language="en",
+                            labels={"severity": "high", "effort": "low"})], "anna")
+    labels = shop.classify(ComplaintIn(text=text))
+    assert labels.remembered is not None
+    assert (labels.severity, labels.effort, labels.route) == ("critical", "high", "escalate")

@@ -566,3 +566,18 @@ def test_a_gesture_not_offered_fails_the_check_and_falls_back(llm, fake, regular
     draft = llm.draft(DraftRequest(text="My parcel is four days late.", customer_id=regular))
     assert draft.engine == "offline" and "policy_cap" in (draft.fallback_reason or "")
     assert "Kenya" not in draft.reply and "Yirgacheffe" in draft.reply
+
+
+def test_a_complaint_the_team_labelled_keeps_its_labels_with_the_model_too(llm):
+    """The team's labels stand over the model's for a complaint it labelled before, as over
+    the offline model's; the model still writes the reasons for the rest."""
+    from assistant.learning import LearnedLine
+
+    team = llm.for_tenant("team-labels")
+    team.learn([LearnedLine(text=SALAD, language="en",
+                            labels={"severity": "high", "effort": "low"})], "anna")
+    result = team.classify(ComplaintIn(text=SALAD))
+    assert (result.engine, result.severity, result.effort) == ("llm", "high", "low")
+    assert result.remembered is not None and result.remembered.labels["severity"] == "high"
+    assert result.reasons.category[0].detail == "salad without blue cheese"
+    assert llm.classify(ComplaintIn(text=SALAD)).severity == "medium"
