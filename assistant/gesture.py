@@ -24,9 +24,12 @@ from .models import Gesture, HistoryItem, Recall, Severity
 # A habit of buying or having something counts as liking it ("usually orders the …", "tar
 # alltid …", "trinkt gern …"): the verbs of ordering, buying, eating and drinking, with the
 # adverbs of habit around them.
-_OFTEN = (r"(?:usually|always|often|mostly|normally|typically|almost\s+always|alltid|oftast|"
-          r"ofta|gärna|nästan\s+alltid|altid|ofte|gerne|næsten\s+altid|nesten\s+alltid|"
-          r"immer|meistens|oft|gern|gerne|fast\s+immer)")
+_OFTEN = (r"(?:usually|always|often|mostly|normally|typically|(?:almost|nearly)\s+always|"
+          r"as\s+a\s+rule|most\s+of\s+the\s+time|more\s+often\s+than\s+not|alltid|oftast|"
+          r"ofta|gärna|nästan\s+alltid|för\s+det\s+mesta|som\s+regel|i\s+regel|mestadels|"
+          r"altid|ofte|gerne|næsten\s+altid|for\s+det\s+meste|som\s+oftest|nesten\s+alltid|"
+          r"stort\s+sett|i\s+regelen|immer|meistens|meist|oft|gern|gerne|fast\s+immer|"
+          r"am\s+liebsten|besonders\s+gerne?|vor\s+allem|in\s+der\s+regel)")
 _HABIT = (r"(?:orders|buys|takes|has|drinks|eats|gets|picks|chooses|goes\s+for|asks\s+for|"
           r"beställer|köper|tar|dricker|äter|väljer|brukar\s+\w+|"
           r"bestiller|køber|tager|drikker|spiser|vælger|plejer\s+at\s+\w+|"
@@ -34,6 +37,15 @@ _HABIT = (r"(?:orders|buys|takes|has|drinks|eats|gets|picks|chooses|goes\s+for|a
           r"bestellt|kauft|nimmt|trinkt|isst|wählt|pflegt\s+\w+\s+zu)")
 _LIKES = re.compile(
     r"^(?:(?:he|she|they|customer)\s+)?(?:"
+    # Idioms of liking, before the habit verbs ("has a weakness for" is no habit of having).
+    r"has\s+a\s+(?:real\s+|big\s+)?weakness\s+for|swears\s+by|can'?t\s+resist|"
+    r"(?:is\s+)?(?:really\s+|totally\s+|very\s+much\s+)?into|(?:is\s+)?partial\s+to|"
+    r"(?:is\s+)?a\s+(?:real\s+|big\s+)?sucker\s+for|goes\s+(?:mad|crazy|wild)\s+for|"
+    r"har\s+en\s+(?:stor\s+)?(?:svaghet\s+för|svaghed\s+for|svakhet\s+for)|"
+    r"kan\s+inte\s+motstå|är\s+(?:helt\s+)?såld\s+på|kan\s+ikke\s+(?:stå\s+for|modstå|"
+    r"motstå|stå\s+imot)|er\s+vild\s+efter|er\s+svak\s+for|"
+    r"hat\s+eine\s+(?:große\s+|echte\s+)?schwäche\s+für|schwört\s+auf|"
+    r"steht\s+(?:total\s+|voll\s+|sehr\s+|richtig\s+)?auf|"
     r"(?:really\s+)?(?:likes|loves|enjoys|prefers|adores)|"
     r"(?:favou?rite|favorit|favoritt|lieblings\w*|preference)(?:\s+is)?:?|"
     r"(?:is\s+)?(?:an?\s+)?(?:\w+\s+)?fan\s+(?:of|von|av|af)|can'?t\s+get\s+enough\s+of|"
@@ -50,6 +62,9 @@ _LIKES = re.compile(
 _NEGATED = re.compile(
     r"\b(?:not|never|no(?!-)|dislikes?|hates?|can'?t\s+stand|allerg\w*|inte|ej|aldrig|ogillar|hatar|avskyr|"
     r"ikke|aldri|hader|hater|misliker|nicht|nie|kein\w*|hasst)\b|n't\b", re.IGNORECASE)
+# What they like to do, not an item: "to sit outside", "best å sitte ute", "zu sitzen".
+_DOING = re.compile(r"(?:(?:best|helst|most|am\s+liebsten)\s+)?(?:to|att|å|at|zu)\s",
+                    re.IGNORECASE)
 _CLAUSES = re.compile(r"[.;!]\s+|;\s*")
 # What a note says the customer will not have: the words after it are excluded.
 _EXCLUDES = re.compile(
@@ -152,7 +167,7 @@ def _liked(text: str) -> str | None:
         match = _LIKES.match(clause.strip())
         if match:
             rest = clause.strip()[match.end():]
-            if not re.match(r"to\s", rest, re.IGNORECASE) and not _NEGATED.search(rest):
+            if not _DOING.match(rest) and not _NEGATED.search(rest):
                 return item_name(rest) or None
     return None
 

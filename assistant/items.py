@@ -46,7 +46,9 @@ _AFTER = re.compile(
 # a time adverbial or a beneficiary is not part of what they buy.
 _WHEN = r"(?:(?:almost|nästan|næsten|nesten|fast)\s+)?(?:every|each|varje|hver|jeden|jede|jedes)"
 _WHEN_FIRST = re.compile(rf"^{_WHEN}\s+[^\W\d_]+\s+", re.IGNORECASE)
-_WHEN_OR_WHOM_AFTER = re.compile(rf"\s+(?:{_WHEN}|for|till|til|für)\b.*$", re.IGNORECASE)
+_WHEN_OR_WHOM_AFTER = re.compile(
+    rf"\s+(?:{_WHEN}|for|till|til|für|when|whenever|while|när|medan|når|mens|wenn|sobald|"
+    rf"solange)\b.*$", re.IGNORECASE)  # "… when he dines with us", "… når hun er her"
 # Connectors between items of one order.
 _AND = re.compile(r"\s*(?:,|\s(?:and|och|og|und|&|\+)\s)\s*", re.IGNORECASE)
 

@@ -37,13 +37,7 @@ def _recall(*items: HistoryItem) -> Recall:
 # Read once after the code was written; still missed (evals/README.md, History formats).
 _FORMATS_MISSED = {
     "held-09": "a trailing idiom ('über alles') stays in the item's words",
-    "like-h02": "'is partial to' is not a way of liking we read",
-    "like-h06": "an adverbial inside the habit ('som regel') stays in the item's words",
-    "like-h07": "an adverbial inside the habit ('am liebsten') stays in the item's words",
-    "like-h09": "'really into' is not a way of liking we read",
-    "like-g01": "a time clause ('whenever she visits') stays in the item's words",
     "like-g07": "two liked items ('brunost og lefse') stay one option",
-    "like-g08": "an adverbial inside the habit ('am liebsten') stays in the item's words",
 }
 
 
