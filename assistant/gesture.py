@@ -47,6 +47,8 @@ _LIKES = re.compile(
     r"hat\s+eine\s+(?:große\s+|echte\s+)?schwäche\s+für|schwört\s+auf|"
     r"steht\s+(?:total\s+|voll\s+|sehr\s+|richtig\s+)?auf|"
     r"(?:really\s+)?(?:likes|loves|enjoys|prefers|adores)|"
+    r"(?:sehr\s+|mycket\s+|meget\s+|veldig\s+)?(?:gerne|gern|gärna|gjerne|helst|"
+    r"am\s+liebsten|preferably|ideally)|"  # a note's verbless "Gerne Hafercappuccino"
     r"(?:favou?rite|favorit|favoritt|lieblings\w*|preference)(?:\s+is)?:?|"
     r"(?:is\s+)?(?:an?\s+)?(?:\w+\s+)?fan\s+(?:of|von|av|af)|can'?t\s+get\s+enough\s+of|"
     r"(?:is\s+)?(?:very\s+)?fond\s+of|has\s+a\s+soft\s+spot\s+for|"
@@ -62,6 +64,19 @@ _LIKES = re.compile(
 _NEGATED = re.compile(
     r"\b(?:not|never|no(?!-)|dislikes?|hates?|can'?t\s+stand|allerg\w*|inte|ej|aldrig|ogillar|hatar|avskyr|"
     r"ikke|aldri|hader|hater|misliker|nicht|nie|kein\w*|hasst)\b|n't\b", re.IGNORECASE)
+# A like said as praise of the thing: "Says the walnut loaf is the best thing we bake",
+# "The pistachio croissant is her favourite", "Synes at jeres gulerodskage er den bedste",
+# "Findet unseren Apfelkuchen einfach großartig". Only praise counts ("the worst part" no).
+_PRAISE = (r"(?:(?:simply|just|absolutely|really|so|truly|einfach|wirklich|helt|bare|så)\s+)?"
+           r"(?:(?:the|det|den|de|das|der|die)\s+)?(?:best|bästa|bedste|beste|besten|highlight|"
+           r"(?:(?:his|her|their|hans|hennes|hendes|ihr|sein)\s+)?\w*fav\w*|lieblings\w*|"
+           r"amazing|wonderful|delicious|great|perfect|fantastic|superb|underbar|fantastisk|"
+           r"lækker|herlig|nydelig|großartig|toll|köstlich|lecker|wunderbar|spitze|klasse)\b")
+_PRAISED = re.compile(
+    r"^(?:(?:says|said|thinks|finds|feels|tycker|anser|säger|synes|siger|mener|sier|meint|"
+    r"sagt|findet)\s+(?:that\s+|att\s+|at\s+|dass\s+)?)?(?P<item>.+?)\s+"
+    rf"(?:is|are|was|were|är|var|er|ist|sind|war)\s+{_PRAISE}|"
+    rf"^(?:finds|findet)\s+(?P<found>.+?)\s+{_PRAISE}", re.IGNORECASE)
 # What they like to do, not an item: "to sit outside", "best å sitte ute", "zu sitzen".
 _DOING = re.compile(r"(?:(?:best|helst|most|am\s+liebsten)\s+)?(?:to|att|å|at|zu)\s",
                     re.IGNORECASE)
@@ -169,6 +184,9 @@ def _liked(text: str) -> str | None:
             rest = clause.strip()[match.end():]
             if not _DOING.match(rest) and not _NEGATED.search(rest):
                 return item_name(rest) or None
+        praised = _PRAISED.match(clause.strip())
+        if praised and not _NEGATED.search(praised.group(0)):
+            return item_name(praised.group("item") or praised.group("found")) or None
     return None
 
 

@@ -39,7 +39,7 @@ _BEFORE = re.compile(
     r"^(?:(?:the|a|an|our|your|den|det|de|en|ett|et|ei|der|die|das|einen|eine|ein|unser\w*|"
     r"våra|vår|vårt|våre|vores|jeres|dere|er)\s+)+", re.IGNORECASE)
 _AFTER = re.compile(
-    r"(?:\s+(?:våre|vores|våra|vår|vårt|very\s+much|so\s+much|a\s+lot|sehr|mycket|meget|"
+    r"(?:\s+(?:våre|vores|våra|vår|vårt|deres|jeres|dere|very\s+much|so\s+much|a\s+lot|sehr|mycket|meget|"
     r"veldig|with|at|on|in|after|before|med|mit|på|i|am|im|efter|etter|før|innan|nach|vor))+$",
     re.IGNORECASE)
 # When and for whom, around the item ("… for his wife every month", "jeden Monat Tulpen …"):
@@ -49,6 +49,13 @@ _WHEN_FIRST = re.compile(rf"^{_WHEN}\s+[^\W\d_]+\s+", re.IGNORECASE)
 _WHEN_OR_WHOM_AFTER = re.compile(
     rf"\s+(?:{_WHEN}|for|till|til|für|when|whenever|while|när|medan|når|mens|wenn|sobald|"
     rf"solange)\b.*$", re.IGNORECASE)  # "… when he dines with us", "… når hun er her"
+# When in the day or week, after the item ("… at breakfast", "… am Morgen", "… vid frukost").
+_MEALTIME_AFTER = re.compile(
+    r"\s+(?:at|in|on|for|with|over|zum|zur|am|im|beim|vid|till|på|til|ved|om|i)\s+"
+    r"(?:the\s+)?(?:breakfast|brunch|lunch|dinner|supper|mornings?|evenings?|nights?|"
+    r"weekends?|frukost(?:en)?|middag(?:en)?|kvällen|morgonen|helgen|frokost(?:en)?|"
+    r"aftensmad(?:en)?|morgenen|aftenen|kvelden|weekenden|frühstück|mittag|abend|morgen|"
+    r"wochenende)\b.*$", re.IGNORECASE)
 # Connectors between items of one order.
 _AND = re.compile(r"\s*(?:,|\s(?:and|och|og|und|&|\+)\s)\s*", re.IGNORECASE)
 
@@ -116,5 +123,6 @@ def _bare(text: str) -> str:
     text = _COUNT_LAST.sub("", _COUNT_FIRST.sub("", text.strip()))
     text = _DETAIL.sub("", text)
     text = _WHEN_OR_WHOM_AFTER.sub("", _WHEN_FIRST.sub("", text.strip()))
+    text = _MEALTIME_AFTER.sub("", text)
     text = _AFTER.sub("", _BEFORE.sub("", text.strip(" .!:-–—")))
     return text.strip(" .!:-–—")
