@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 
 from pydantic import (
     AfterValidator,
+    AliasChoices,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -122,14 +123,44 @@ _LANGUAGE_SCHEMA: dict[str, JsonValue] = {"anyOf": [
 
 
 def _iso_date(value: object) -> object:
-    """Only YYYY-MM-DD, as documented (pydantic alone would read `0` as 1970-01-01)."""
+    """YYYY-MM-DD, as documented, or an ISO timestamp's day ("2026-06-01T18:30:00Z", as many
+    systems export); pydantic alone would read `0` as 1970-01-01."""
+    if isinstance(value, str) and (stamp := _TIMESTAMP.fullmatch(value)):
+        return stamp.group(1)
     if not isinstance(value, date) and not (
             isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value)):
         raise ValueError("use a date as YYYY-MM-DD")
     return value
 
 
+_TIMESTAMP = re.compile(r"(\d{4}-\d{2}-\d{2})[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?"
+                        r"(?:Z|[+-]\d{2}:?\d{2})?")
 IsoDate = Annotated[date, BeforeValidator(_iso_date)]
+# Other systems' and writers' names for our history kinds (case, spaces and hyphens aside).
+HISTORY_KIND_ALIASES: dict[str, str] = {
+    **dict.fromkeys(["purchase", "purchased", "bought", "booking", "reservation", "stay",
+                     "visit", "transaction", "trip", "journey", "ride", "sale"], "order"),
+    **dict.fromkeys(["like", "likes", "favourite", "favorite", "preferences", "pref",
+                     "interest", "taste"], "preference"),
+    **dict.fromkeys(["failure", "earlier_failure", "previous_failure", "complaint",
+                     "incident", "issue", "case", "problem", "support_ticket"], "ticket"),
+    **dict.fromkeys(["compensation", "goodwill", "voucher", "coupon", "credit", "gift",
+                     "apology", "recovery", "gesture_given"], "gesture"),
+    **dict.fromkeys(["comment", "remark", "memo", "info", "allergy", "diet", "profile",
+                     "customer_note", "internal_note"], "note"),
+}
+
+
+def _history_kind(value: object) -> object:
+    if not isinstance(value, str):
+        return value
+    key = re.sub(r"[\s-]+", "_", value.strip().lower())
+    key = HISTORY_KIND_ALIASES.get(key, key)
+    if key not in HistoryKind.__members__:
+        raise ValueError(
+            f"unknown history kind {value!r}; use one of {', '.join(HistoryKind)} (also "
+            f"read: {', '.join(sorted(HISTORY_KIND_ALIASES))})")
+    return key
 
 
 class HistoryItemIn(BaseModel):
@@ -137,9 +168,12 @@ class HistoryItemIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    kind: HistoryKind
+    kind: Annotated[HistoryKind, BeforeValidator(_history_kind)] = Field(
+        description="preference, order, ticket (an earlier failure), gesture or note; other "
+        "systems' names for them are read too (purchase, booking, complaint, voucher, …).")
     text: NonBlank = Field(max_length=4_000)
-    at: IsoDate = Field(description="When it happened (ISO date).")
+    at: IsoDate = Field(validation_alias=AliasChoices("at", "date"),
+                        description="When it happened (ISO date; a timestamp's day).")
     id: str | None = Field(None, description="Your id for the item; one is made if absent.")
 
     @field_validator("id")

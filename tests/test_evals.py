@@ -2,8 +2,10 @@ import json
 import os
 import subprocess
 import sys
+from datetime import date
 
 import pytest
+from pydantic import ValidationError
 
 from assistant.errors import InvalidInput
 from assistant.evals import (
@@ -16,6 +18,7 @@ from assistant.evals import (
     quadratic_kappa,
     read_eval_file,
 )
+from assistant.models import HistoryItemIn
 
 ORDER = ["low", "medium", "high", "critical"]
 
@@ -273,3 +276,48 @@ def test_a_fallback_rate_gate_is_a_ceiling():
     assert check_gates({"cost": {"fallback_rate": 1.0}}, gates) == [
         "cost.fallback_rate: 1.000 > 0.5"]
     assert check_gates({"cost": {"fallback_rate": 0.1}}, gates) == []
+
+
+def test_a_set_written_by_someone_else_reads_as_ours(tmp_path):
+    """What another writer of scenarios may well put down, after PRODUCT.md's own words
+    ("earlier failures and gestures", route among the labels): history kinds by other names,
+    a timestamp for the date, a note of their own on an item, the route and the language
+    among the labels. Each is read as meant; nothing fails the run."""
+    data = tmp_path / "theirs.jsonl"
+    data.write_text(json.dumps({
+        "id": "t1", "text": "The shower in our room ran cold every morning.",
+        "customer_id": "g7",
+        "history": [
+            {"kind": "purchase", "text": "Spa weekend package", "at": "2026-06-01T18:30:00Z"},
+            {"kind": "Favourite", "text": "Loves the fig jam at breakfast", "date": "2026-06-02",
+             "source": "crm"},
+            {"kind": "failure", "text": "Room not ready at check-in", "at": "2026-06-03"},
+            {"kind": "compensation", "text": "Free late checkout", "at": "2026-06-04"},
+            {"kind": "comment", "text": "Travels with a small dog", "at": "2026-06-05"}],
+        "labels": {"severity": "medium", "effort": "low", "route": "quick_win",
+                   "language": "en"},
+        "expect": {"gesture_mentions_any": ["fig jam"]}}) + "\n")
+    (line,) = read_eval_file(data)
+    assert [item.kind for item in line.history] == [
+        "order", "preference", "ticket", "gesture", "note"]
+    assert line.history[0].at == date(2026, 6, 1) and line.language == "en"
+    out = tmp_path / "out.json"
+    done = subprocess.run(
+        [sys.executable, "-c", "from assistant.cli import app; app()", "eval", str(data),
+         "--json", str(out), "--no-gate"], capture_output=True, text=True, timeout=300,
+        env={**os.environ, "RECOVERY_DATA_DIR": str(tmp_path / "var"),
+             "RECOVERY_ENGINE": "offline"})
+    assert done.returncode == 0, done.stderr
+    report = json.loads(out.read_text())
+    assert report["labels"]["route"]["n"] == 1 and "quadratic_kappa" not in report[
+        "labels"]["route"]
+    assert report["drafts"]["gesture_mentions_any"] == 1.0
+
+
+@pytest.mark.parametrize(("item", "message"), [
+    ({"kind": "horoscope"}, "unknown history kind 'horoscope'; use one of preference, order"),
+    ({"at": "last tuesday"}, "use a date as YYYY-MM-DD"),
+])
+def test_a_history_item_nobody_can_read_is_still_a_clear_error(item, message):
+    with pytest.raises(ValidationError, match=message):
+        HistoryItemIn.model_validate({"kind": "order", "text": "x", "at": "2026-01-01", **item})

@@ -4,16 +4,21 @@ number and the values allowed when a line is wrong."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
-from pydantic import BaseModel, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from ..errors import InvalidInput
-from ..models import ORDINAL_LABELS, Category, CustomerId, HistoryItemIn
+from ..models import ORDINAL_LABELS, Category, CustomerId, HistoryItemIn, Route
 
-LABELS = ["severity", "effort", "recovery_potential", "category"]
+LABELS = ["severity", "effort", "recovery_potential", "category", "route"]
 
 
 class EvalHistoryItem(HistoryItemIn):
+    """A history item of an eval line: another customer's (a distractor) when it names one;
+    a writer's own notes on it (`"source": "crm"`) are no error."""
+
+    model_config = ConfigDict(extra="ignore")
     customer_id: CustomerId | None = None
 
 
@@ -34,6 +39,17 @@ class EvalLine(BaseModel):
     # every line, for `human_agreement` (optional).
     annotators: dict[str, list[str]] = Field(default_factory=dict)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _language_among_labels(cls, data: Any) -> Any:
+        """A writer may list the language with the labels (PRODUCT.md names it one)."""
+        if isinstance(data, dict) and isinstance(data.get("labels"), dict) and (
+                "language" in data["labels"]):
+            labels = dict(data["labels"])
+            language = labels.pop("language")
+            data = {**data, "labels": labels, "language": data.get("language") or language}
+        return data
+
     @model_validator(mode="after")
     def _known_labels(self) -> EvalLine:
         """An unknown label or value is a mistake in the file, said with what is allowed."""
@@ -50,7 +66,9 @@ class EvalLine(BaseModel):
 
 
 def label_values(label: str) -> list[str]:
-    """A label's values: in order for the ordinal labels, the categories otherwise."""
+    """A label's values: in order for the ordinal labels, else the categories or routes."""
+    if label == "route":
+        return [r.value for r in Route]
     return ORDINAL_LABELS.get(label) or [c.value for c in Category]
 
 
