@@ -3,15 +3,32 @@ number and the values allowed when a line is wrong."""
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
 
 from ..errors import InvalidInput
 from ..models import ORDINAL_LABELS, Category, CustomerId, HistoryItemIn, Route
 
 LABELS = ["severity", "effort", "recovery_potential", "category", "route"]
+
+
+def folded(text: str) -> str:
+    """Text as the eval compares words: NFC, case-folded."""
+    return unicodedata.normalize("NFC", text).casefold()
+
+
+Folded = Annotated[str, AfterValidator(folded)]
 
 
 class EvalHistoryItem(HistoryItemIn):
@@ -23,8 +40,11 @@ class EvalHistoryItem(HistoryItemIn):
 
 
 class EvalExpect(BaseModel):
-    gesture_mentions_any: list[str] = Field(default_factory=list)
-    must_not_mention: list[str] = Field(default_factory=list)
+    """Words of which a good reply names one, and words it must not name; compared
+    case-folded and NFC-normalised, however the writer typed them ("Yirgacheffe")."""
+
+    gesture_mentions_any: list[Folded] = Field(default_factory=list)
+    must_not_mention: list[Folded] = Field(default_factory=list)
 
 
 class EvalLine(BaseModel):
@@ -42,12 +62,14 @@ class EvalLine(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _language_among_labels(cls, data: Any) -> Any:
-        """A writer may list the language with the labels (PRODUCT.md names it one)."""
-        if isinstance(data, dict) and isinstance(data.get("labels"), dict) and (
-                "language" in data["labels"]):
-            labels = dict(data["labels"])
-            language = labels.pop("language")
-            data = {**data, "labels": labels, "language": data.get("language") or language}
+        """A writer may list the language with the labels (PRODUCT.md names it one), and
+        write a value as "High" or "product quality"."""
+        if isinstance(data, dict) and isinstance(data.get("labels"), dict):
+            labels = {name: _value(value) for name, value in data["labels"].items()}
+            if "language" in labels:
+                language = labels.pop("language")
+                data = {**data, "language": data.get("language") or language}
+            data = {**data, "labels": labels}
         return data
 
     @model_validator(mode="after")
@@ -63,6 +85,10 @@ class EvalLine(BaseModel):
                 raise ValueError(f"{label} {value!r} is not one of "
                                  f"{', '.join(label_values(label))}")
         return self
+
+
+def _value(value: Any) -> Any:
+    return re.sub(r"[\s-]+", "_", value.strip().lower()) if isinstance(value, str) else value
 
 
 def label_values(label: str) -> list[str]:

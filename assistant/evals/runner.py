@@ -14,7 +14,7 @@ from ..errors import AssistantError
 from ..models import ORDINAL_LABELS, Draft, DraftRequest, HistoryItemIn, Usage
 from ..service import Assistant
 from ..style import word_count
-from .lines import LABELS, EvalLine
+from .lines import LABELS, EvalLine, folded
 from .metrics import certainty_metrics, human_agreement, label_metrics
 
 
@@ -70,7 +70,7 @@ def run_eval(assistant: Assistant, lines: list[EvalLine]) -> dict[str, Any]:
         for name, result in draft.checks.items():
             checks.setdefault(name, []).append(result.passed)
         words.append(word_count(draft.reply))
-        reply = draft.reply.lower()
+        reply = folded(draft.reply)
         if line.expect and line.expect.gesture_mentions_any:
             gestures.append(any(w in reply for w in line.expect.gesture_mentions_any))
             items[-1]["gesture_right"] = gestures[-1]
