@@ -18,7 +18,10 @@ from assistant.evals import (
     quadratic_kappa,
     read_eval_file,
 )
+from assistant.evals.runner import run_eval
 from assistant.models import HistoryItemIn
+from assistant.settings import Settings
+from tests.conftest import new_assistant
 
 ORDER = ["low", "medium", "high", "critical"]
 
@@ -325,3 +328,19 @@ def test_a_set_written_by_someone_else_reads_as_ours(tmp_path):
 def test_a_history_item_nobody_can_read_is_still_a_clear_error(item, message):
     with pytest.raises(ValidationError, match=message):
         HistoryItemIn.model_validate({"kind": "order", "text": "x", "at": "2026-01-01", **item})
+
+
+def test_two_lines_with_one_id_never_share_a_history(tmp_path):
+    """Ids are the writer's: a repeated one, or one with a slash, is no reason for a line to
+    see another line's history."""
+    assistant = new_assistant(Settings(data_dir=tmp_path, engine="offline"))
+    smoothie = {"kind": "order", "text": "Strawberry smoothie", "at": "2026-11-01"}
+    lines = [EvalLine.model_validate(line) for line in [
+        {"id": "sv/001", "text": "My salad came without the dressing.", "customer_id": "g1",
+         "history": [smoothie, {**smoothie, "at": "2026-11-02"}],
+         "expect": {"gesture_mentions_any": ["smoothie"]}},
+        {"id": "sv/001", "text": "My salad came without the dressing.", "customer_id": "g1",
+         "expect": {"must_not_mention": ["smoothie"]}}]]
+    report = run_eval(assistant, lines)
+    assert report["drafts"]["gesture_mentions_any"] == 1.0
+    assert report["drafts"]["must_not_mention"] == 1.0
