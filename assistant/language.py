@@ -29,7 +29,11 @@ _DETECTABLE: dict[str, Language] = {
 SUPPORTED_LANGUAGES = frozenset(_DETECTABLE)
 DRAFT_LANGUAGES = frozenset({"en", "sv", "da", "nb", "de"})
 _ALIASES = {"no": "nb", "nob": "nb", "nno": "nn", "eng": "en", "swe": "sv", "dan": "da",
-            "deu": "de", "ger": "de"}
+            "deu": "de", "ger": "de",
+            # Our languages by name, in English and their own ("Swedish", "svenska", "norsk").
+            "english": "en", "swedish": "sv", "svenska": "sv", "danish": "da", "dansk": "da",
+            "norwegian": "nb", "norsk": "nb", "bokmål": "nb", "bokmal": "nb", "german": "de",
+            "deutsch": "de", "finnish": "fi", "suomi": "fi"}
 _BY_LINGUA = {lang: code for code, lang in _DETECTABLE.items()}
 _lock = Lock()
 # Danish and Bokmål share most words; these differ in spelling and settle a close call.

@@ -107,7 +107,8 @@ NonBlank = Annotated[str, AfterValidator(_non_blank),
 _ID_PATTERN = re.compile(r"^[\w.:-]{1,128}$")
 
 
-def _check_language(code: str | None) -> str | None:
+def check_language(code: str | None) -> str | None:
+    """A language code as we store it ('sv-SE', 'Swedish' -> 'sv'); unknown ones refused."""
     if code is None:
         return None
     normalised = normalise_language_code(code)
@@ -229,7 +230,7 @@ class ComplaintIn(BaseModel):
     language: str | None = Field(None, description="ISO 639-1; detected when absent.",
                                  json_schema_extra=_LANGUAGE_SCHEMA)
 
-    _normalise_language = field_validator("language")(_check_language)
+    _normalise_language = field_validator("language")(check_language)
 
 
 class DraftRequest(ComplaintIn):

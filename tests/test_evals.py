@@ -299,7 +299,7 @@ def test_a_set_written_by_someone_else_reads_as_ours(tmp_path):
             {"kind": "compensation", "text": "Free late checkout", "at": "2026-06-04"},
             {"kind": "comment", "text": "Travels with a small dog", "at": "2026-06-05"}],
         "labels": {"severity": "Medium", "effort": "low", "route": "quick-win",
-                   "category": "product quality", "language": "en"},
+                   "category": "product quality", "language": "English"},
         "expect": {"gesture_mentions_any": ["Fig jam"]}}) + "\n")
     (line,) = read_eval_file(data)
     assert [item.kind for item in line.history] == [

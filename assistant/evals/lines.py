@@ -14,11 +14,19 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    field_validator,
     model_validator,
 )
 
 from ..errors import InvalidInput
-from ..models import ORDINAL_LABELS, Category, CustomerId, HistoryItemIn, Route
+from ..models import (
+    ORDINAL_LABELS,
+    Category,
+    CustomerId,
+    HistoryItemIn,
+    Route,
+    check_language,
+)
 
 LABELS = ["severity", "effort", "recovery_potential", "category", "route"]
 
@@ -65,12 +73,14 @@ class EvalLine(BaseModel):
         """A writer may list the language with the labels (PRODUCT.md names it one), and
         write a value as "High" or "product quality"."""
         if isinstance(data, dict) and isinstance(data.get("labels"), dict):
-            labels = {name: _value(value) for name, value in data["labels"].items()}
+            labels = dict(data["labels"])
             if "language" in labels:
                 language = labels.pop("language")
                 data = {**data, "language": data.get("language") or language}
-            data = {**data, "labels": labels}
+            data = {**data, "labels": {name: _value(value) for name, value in labels.items()}}
         return data
+
+    _normalise_language = field_validator("language")(check_language)
 
     @model_validator(mode="after")
     def _known_labels(self) -> EvalLine:
