@@ -129,8 +129,11 @@ def from_history(recall: Recall | None, today: date, cooldown_days: int, complai
     complaints = [item.at for item in facts.earlier_failures]
     recent = [g for g in facts.gestures_given if g.at >= today - timedelta(days=cooldown_days)
               or any(at > g.at for at in complaints)]
-    excluded = _excluded_words([*facts.notes, *facts.preferences])
-    foods = _ruled_out_foods([*facts.notes, *facts.preferences], excluded, exclusions)
+    # What the customer cannot or will not have: in a note or preference, or said in the
+    # complaint itself ("I'm vegetarian now and got ham again", "allergisk over for nødder").
+    excluded = _excluded_words([*facts.notes, *facts.preferences]) | _said_exclusions(complaint)
+    foods = _ruled_out_foods([*(i.text for i in [*facts.notes, *facts.preferences]), complaint],
+                             excluded, exclusions)
     ended = _ended_stems([complaint, *(note.text for note in facts.notes)])
     choices = [Choice(words, [item.id], f"said they like it ({item.id}, {item.at})")
                for item in facts.preferences if (words := _liked(item.text))]
@@ -237,7 +240,18 @@ def _excluded_words(items: list[HistoryItem]) -> set[str]:
     return words | {_singular(word) for word in words}
 
 
-def _ruled_out_foods(items: list[HistoryItem], excluded: set[str],
+def _said_exclusions(complaint: str) -> set[str]:
+    """What a complaint says the customer is allergic to or does not eat or drink; not its
+    other "no"s ("there was no milk in it" rules nothing out)."""
+    words = {match.group(1).lower() for match in _EXCLUDES.finditer(complaint)
+             if match.group(1) and not match.group(0).lower().startswith(("no", "vegan",
+                                                                           "vegetar"))}
+    words |= {match.group(1).lower() for match in _ALLERGEN_FIRST.finditer(complaint)
+              if match.group(1).lower() not in _NOT_AN_ALLERGEN}
+    return words | {_singular(word) for word in words}
+
+
+def _ruled_out_foods(texts: list[str], excluded: set[str],
                      exclusions: Exclusions | None) -> list[FoodFamily]:
     """Every family a diet ("Vegan") or an excluded family name ("Allergic to shellfish",
     "doesn't drink alcohol") rules out."""
@@ -247,8 +261,8 @@ def _ruled_out_foods(items: list[HistoryItem], excluded: set[str],
     families = {name for name, family in exclusions.families.items()
                 if names & ({_singular(n) for n in family.names}
                             | {n.translate(_FOLD) for n in family.names})}
-    families |= {name for item in items for diet in exclusions.diet
-                 if diet.regex.search(item.text) for name in diet.rules_out}
+    families |= {name for text in texts for diet in exclusions.diet
+                 if diet.regex.search(text) for name in diet.rules_out}
     return [exclusions.families[name] for name in sorted(families)]
 
 

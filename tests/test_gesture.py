@@ -333,3 +333,21 @@ def test_what_the_customer_ended_is_not_offered():
     other = _recall(*orders, _item("n2", HistoryKind.note, "Cancelled the printed catalogue",
                                    "2026-03-01"))
     assert [c.words for c in from_history(other, TODAY, 180)] == both
+
+
+# Read once after the code was written (evals/README.md, Exclusions said in the complaint).
+_SAID_MISSED = {
+    "ce-t02": "vanilla custard ('vaniljkräm') is not in the dairy family's words",
+    "ce-h06": "a cocktail by its name ('Mojito') is not in the alcohol family's words",
+}
+
+
+@pytest.mark.parametrize("case", data_cases("complaint-exclusions.jsonl", _SAID_MISSED))
+def test_a_diet_or_allergy_said_in_the_complaint_rules_out_what_holds_it(knowledge, case):
+    """"I'm vegetarian now and got ham again": the ham croissant they used to order is no
+    treat now; a complaint that says nothing of the kind leaves the options as they were."""
+    items = [_item(f"i{n}", HistoryKind(kind), text, at)
+             for n, (kind, text, at) in enumerate(case["items"])]
+    offered = from_history(_recall(*items), TODAY, 180, case["complaint"], knowledge.exclusions)
+    first = offered[0].words if offered else None
+    assert first == case["expect"], [choice.words for choice in offered]
