@@ -99,8 +99,24 @@ def _settle_nordic(text: str, code: str, runners_up: list[str]) -> str:
     if code == "nn" and not words & _NN_MARKERS:
         code = "nb"
     if code in {"da", "nb"} and set(runners_up) & _NORDIC_PAIR:
-        nb = len(words & (_NB_MARKERS - _DA_MARKERS))
-        da = len(words & (_DA_MARKERS - _NB_MARKERS)) + bool(_DA_YOU.search(text))
+        nb, da = _nordic_spellings(text)
         if nb != da:
             code = "nb" if nb > da else "da"
     return code
+
+
+def _nordic_spellings(text: str) -> tuple[int, int]:
+    """How many words of `text` are spelt the Bokmål way, and how many the Danish way."""
+    words = set(_WORDS.findall(text.lower()))
+    return (len(words & (_NB_MARKERS - _DA_MARKERS)),
+            len(words & (_DA_MARKERS - _NB_MARKERS)) + bool(_DA_YOU.search(text)))
+
+
+def settled_by_context(text: str, code: str, context: str) -> str:
+    """A text read as Danish or Bokmål with no spelling of its own either way (a short
+    complaint: "Frokosten var tom for alt klokken halv ti.") takes the side its `context`
+    spells (the customer's history); one that has its own spelling keeps it."""
+    if code not in {"da", "nb"} or len(set(_nordic_spellings(text))) > 1:
+        return code
+    nb, da = _nordic_spellings(context)
+    return code if nb == da else ("nb" if nb > da else "da")

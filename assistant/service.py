@@ -30,7 +30,7 @@ from .history import ChromaConnection, HistoryStore
 from .injection import warnings_for
 from .keys import KeyStore
 from .knowledge import load_knowledge
-from .language import warm_up
+from .language import settled_by_context, warm_up
 from .learning import LearnedLine, LearnedStore
 from .models import (
     CORRECTABLE_LABELS,
@@ -43,6 +43,7 @@ from .models import (
     HistoryItem,
     HistoryItemIn,
     LabelCorrection,
+    Reason,
     Reasons,
     Recall,
     RecoveryPotential,
@@ -259,6 +260,8 @@ class Assistant:
         if vectors is None:  # each complaint's reading, as `embed` would read it
             vectors = self.embeddings.embed_queries([u.reading.text for u in understood])
         recalls = [self.recall(u, v) for u, v in zip(understood, vectors, strict=True)]
+        understood = [self._language_by_history(u, r)
+                      for u, r in zip(understood, recalls, strict=True)]
         offline = [self.offline_labels(u, v, r)
                    for u, v, r in zip(understood, vectors, recalls, strict=True)]
         llm = self.llm if use_model else None
@@ -283,6 +286,24 @@ class Assistant:
 
     def understand(self, complaint: ComplaintIn) -> Understood:
         return understand(complaint, self.knowledge, self.settings.redact_pii)
+
+    def _language_by_history(self, understood: Understood, recall: Recall | None) -> Understood:
+        """A short Danish or Bokmål complaint with no spelling of its own either way is
+        read in the language its customer's history is spelt in (and its cues found again)."""
+        if understood.language_given or recall is None:
+            return understood
+        facts = recall.facts
+        context = " ".join(item.text for item in [
+            *facts.preferences, *facts.notes, *facts.orders, *facts.gestures_given,
+            *facts.earlier_failures])
+        code = settled_by_context(understood.reading.text, understood.language, context)
+        if code == understood.language:
+            return understood
+        words = understood.reading.text
+        return replace(understood, language=code, reading=Reading(
+            words, find_cues(words, code, self.knowledge)), language_reason=Reason(
+            source="history", detail=f"{understood.language_reason.detail}; no Danish or "
+            f"Bokmål spelling of its own, and the customer's history is spelt {code}"))
 
     def recall(self, understood: Understood, vector: np.ndarray) -> Recall | None:
         customer = understood.complaint.customer_id

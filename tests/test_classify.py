@@ -7,7 +7,14 @@ from assistant.classify import _EMBEDDED, ExampleIndex, signals
 from assistant.cues import find_cues
 from assistant.language import detect
 from assistant.levels import LevelModel
-from assistant.models import ComplaintIn, CustomerFacts, HistoryItem, HistoryKind, Recall
+from assistant.models import (
+    ComplaintIn,
+    CustomerFacts,
+    HistoryItem,
+    HistoryItemIn,
+    HistoryKind,
+    Recall,
+)
 from assistant.rubric import Proposal, apply_rubric
 from tests.conftest import data_cases
 
@@ -36,6 +43,37 @@ def test_detects_language_on_short_texts(offline_assistant, text, language):
 def test_short_danish_and_bokmal_are_told_apart(case):
     """Danish says "I" to the company and "gange"; Bokmål "dere" and "ganger"."""
     assert detect(case["text"]).code == case["language"]
+
+
+@pytest.mark.parametrize(("text", "history", "language"), [
+    # No spelling of its own: the customer's history (Bokmål "fikk", "etter") settles it.
+    ("Frokosten var tom for alt klokken halv ti.",
+     ["Fikk gratis vafler etter ventetid", "Solbærtoddy uten alkohol"], "nb"),
+    ("Frokosten var tom for alt klokken halv ti.",
+     ["Fik gratis vafler efter ventetid", "Solbærtoddy uden alkohol"], "da"),
+    # Its own spelling ("dere", "I" for the company) wins over the history's.
+    ("Dere lovet levering i går.", ["Fik gratis fragt efter forsinkelse"], "nb"),
+    ("Kan I ikke bare sende en ny?", ["Fikk gratis frakt etter forsinkelse"], "da"),
+])
+def test_a_short_danish_or_bokmal_complaint_without_its_own_spelling_follows_the_history(
+        offline_assistant, text, history, language):
+    customer = f"nordic-{abs(hash((text, *history)))}"
+    offline_assistant.add_history(customer, [
+        HistoryItemIn(kind=HistoryKind.note, text=line, at=date(2026, 10, 1 + n))
+        for n, line in enumerate(history)])
+    labels = offline_assistant.classify(ComplaintIn(text=text, customer_id=customer))
+    assert labels.language == language, labels.reasons.language
+
+
+@pytest.mark.parametrize("case", data_cases("nordic-history.jsonl"))
+def test_short_nordic_complaints_with_a_history_are_told_apart(offline_assistant, case):
+    """Held out (`tests/data/nordic-history.jsonl`, written before the history rule)."""
+    customer = f"nordic-{case['id']}"
+    offline_assistant.add_history(customer, [
+        HistoryItemIn(kind=HistoryKind.note, text=line, at=date(2026, 10, 1 + n))
+        for n, line in enumerate(case["history"])])
+    labels = offline_assistant.classify(ComplaintIn(text=case["text"], customer_id=customer))
+    assert labels.language == case["language"], labels.reasons.language
 
 
 def test_food_poisoning_is_critical_and_escalated(offline_assistant):
