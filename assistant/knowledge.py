@@ -18,9 +18,9 @@ from .errors import AssistantError
 from .language import DRAFT_LANGUAGES
 from .models import Category, Effort, Severity
 
-Flag = str  # repeat | leaving | negligence | public | legal | harm | breach | lifetime
+Flag = str  # repeat | leaving | negligence | public | legal | harm | breach | lifetime | loss
 FLAGS = frozenset({"repeat", "leaving", "negligence", "public", "legal", "harm", "breach",
-                   "lifetime"})
+                   "lifetime", "loss"})
 
 
 class Cue(BaseModel):

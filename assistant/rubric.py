@@ -27,9 +27,9 @@ _SEVERITY = list(Severity)
 _EFFORT = list(Effort)
 _POTENTIAL = list(RecoveryPotential)
 # Cue flags that make a complaint critical whatever an engine read: harm done, legal exposure,
-# a complaint that is already public, an account taken over or data leaked (breach), and a
-# missed once-in-a-lifetime event (a wedding, a funeral).
-FLOOR_FLAGS = frozenset({"harm", "legal", "public", "breach", "lifetime"})
+# a complaint that is already public, an account taken over or data leaked (breach), a
+# missed once-in-a-lifetime event (a wedding, a funeral) and a large sum lost for good.
+FLOOR_FLAGS = frozenset({"harm", "legal", "public", "breach", "lifetime", "loss"})
 
 
 class Proposal(BaseModel):
@@ -117,8 +117,8 @@ def _severity(
     if floors and level < 3:
         level = 3
         reasons.severity.append(Reason(source="rule", detail=(
-            f'"{floors[0].phrase}": harm, legal, public, breach or a missed once-in-a-lifetime '
-            f"event → critical (proposed {proposed.value})")))
+            f'"{floors[0].phrase}": harm, legal, public, breach, a large sum lost or a missed '
+            f"once-in-a-lifetime event → critical (proposed {proposed.value})")))
     if "leaving" in flags and level < 2:
         level = 2
         reasons.severity.append(Reason(source="rule", detail="says they will leave → high"))

@@ -465,6 +465,22 @@ def test_a_locked_or_lost_login_is_no_breach(knowledge, text, language):
     ("Someone at your shop told me the contract was in my name.", "en", "breach", False),
     ("Jeg bestilte den i mit navn, men den kom til min mand.", "da", "breach", False),
     ("Die Rechnung lautet auf meinen Namen, nicht auf die Firma.", "de", "breach", False),
+    # A large sum lost for good is the rubric's "large financial loss"; a sum charged (and
+    # refundable), spent, or a receipt lost is not; nor a small sum gone.
+    ("I was charged $1,200 twice, please refund one of them.", "en", "loss", False),
+    ("I lost my receipt for the $1,500 TV.", "en", "loss", False),
+    ("I have spent 20,000 dollars with you over the years.", "en", "loss", False),
+    ("Pengene er væk fra kontoen, 12 kr i gebyr.", "da", "loss", False),
+    ("Ni drog 15 000 kronor två gånger, jag vill ha tillbaka det ena.", "sv", "loss", False),
+    # Views and shares in the thousands are reach; a count of other things is not.
+    ("Mit opslag om jer er blevet delt 3.000 gange.", "da", "public", True),
+    ("I have ordered from you 1,200 times over the years.", "en", "public", False),
+    ("We waited 2,000 seconds on hold.", "en", "public", False),
+    # Turned away for a trait is discrimination; a wheelchair as the product is not.
+    ("The driver refused to take us because my husband is in a wheelchair.", "en", "legal",
+     True),
+    ("Der Kellner hat uns wegen seiner Hautfarbe nicht bedient.", "de", "legal", True),
+    ("The wheelchair I ordered arrived with a scratch on the frame.", "en", "legal", False),
 ])
 def test_a_floor_cue_needs_its_context(knowledge, text, language, flag, expected):
     """Going to the press, a stay in hospital, a broken bone, a missed wedding, an emptied
@@ -474,7 +490,8 @@ def test_a_floor_cue_needs_its_context(knowledge, text, language, flag, expected
 
 
 # Read once after the floors were written (evals/README.md, Severe cases).
-_SEVERE_MISSED = {"heldout-09": "'Trauung' (a wedding ceremony) is not an event we know"}
+_SEVERE_MISSED = {"heldout-09": "'Trauung' (a wedding ceremony) is not an event we know",
+                  "heldout3-01": "eviction proceedings our error set off are no floor we know"}
 
 
 @pytest.mark.parametrize("case", data_cases("severe.jsonl", _SEVERE_MISSED))
