@@ -21,6 +21,7 @@ from pydantic import (
 )
 
 from .language import SUPPORTED_LANGUAGES, normalise_language_code
+from .reading import as_text
 
 
 class Severity(StrEnum):
@@ -172,7 +173,9 @@ class HistoryItemIn(BaseModel):
     kind: Annotated[HistoryKind, BeforeValidator(_history_kind)] = Field(
         description="preference, order, ticket (an earlier failure), gesture or note; other "
         "systems' names for them are read too (purchase, booking, complaint, voucher, …).")
-    text: NonBlank = Field(max_length=4_000)
+    text: Annotated[NonBlank, AfterValidator(as_text)] = Field(
+        max_length=4_000, description="Plain text; HTML (a CRM's note, a shop's order line) "
+        "is stored as the text it shows.")
     at: IsoDate = Field(validation_alias=AliasChoices("at", "date"),
                         description="When it happened (ISO date; a timestamp's day).")
     id: str | None = Field(None, description="Your id for the item; one is made if absent.")

@@ -13,7 +13,14 @@ import pytest
 
 from assistant.gesture import from_history, own_gestures
 from assistant.items import Price, item_name, unit_price
-from assistant.models import CustomerFacts, HistoryItem, HistoryKind, Recall, Severity
+from assistant.models import (
+    CustomerFacts,
+    HistoryItem,
+    HistoryItemIn,
+    HistoryKind,
+    Recall,
+    Severity,
+)
 from assistant.settings import REPO_ROOT, Settings
 from tests.conftest import api_client, data_cases, new_assistant
 
@@ -351,3 +358,20 @@ def test_a_diet_or_allergy_said_in_the_complaint_rules_out_what_holds_it(knowled
     offered = from_history(_recall(*items), TODAY, 180, case["complaint"], knowledge.exclusions)
     first = offered[0].words if offered else None
     assert first == case["expect"], [choice.words for choice in offered]
+
+
+def test_a_history_exported_as_html_is_read_as_its_text():
+    """A CRM's note or a shop's order line in HTML is stored as the text it shows, so its
+    item is found like any other ("<strong>Oat latte</strong> &ndash; 4,50 &euro;")."""
+    liked = HistoryItemIn(kind=HistoryKind.preference, at=date(2026, 10, 1), text=(
+        "<p>Loves the <b>cardamom buns</b> from the lobby bakery&nbsp;</p>"))
+    orders = [HistoryItemIn(kind=HistoryKind.order, at=date(2026, 10, day), text=(
+        f"<div>Order #55{day}: 1 x <strong>Oat latte</strong> &ndash; 4,50 &euro;</div>"))
+        for day in (1, 2)]
+    assert liked.text == "Loves the cardamom buns from the lobby bakery"
+    stored = [_item(f"i{n}", item.kind, item.text, item.at.isoformat())
+              for n, item in enumerate([liked, *orders])]
+    assert [c.words for c in from_history(_recall(*stored), TODAY, 180)] == [
+        "cardamom buns from the lobby bakery", "Oat latte"]
+    assert HistoryItemIn(kind=HistoryKind.order, at=date(2026, 10, 1),
+                         text="Ben & Jerry's <3 tubs").text == "Ben & Jerry's <3 tubs"
