@@ -135,9 +135,12 @@ def from_history(recall: Recall | None, today: date, cooldown_days: int, complai
     foods = _ruled_out_foods([*(i.text for i in [*facts.notes, *facts.preferences]), complaint],
                              excluded, exclusions)
     ended = _ended_stems([complaint, *(note.text for note in facts.notes)])
-    choices = [Choice(words, [item.id], f"said they like it ({item.id}, {item.at})")
-               for item in facts.preferences if (words := _liked(item.text))]
-    choices += _repeat_orders(facts.orders)
+    # What they said they like, then what they come back for, then what a note says they
+    # like ("Regular. Always orders the Yirgacheffe"; a note is said less directly).
+    liked = [[Choice(words, [item.id], f"said they like it ({item.id}, {item.at})")
+              for item in items if (words := _liked(item.text))]
+             for items in (facts.preferences, facts.notes)]
+    choices = [*liked[0], *_repeat_orders(facts.orders), *liked[1]]
     return [choice for choice in choices
             if not _overlaps(choice.words, [g.text for g in recent])
             and not _excluded(choice.words, excluded) and not _holds(choice.words, foods)
