@@ -40,6 +40,8 @@ _BEFORE = re.compile(
     r"våra|vår|vårt|våre|vores|jeres|dere|er)\s+)+", re.IGNORECASE)
 _AFTER = re.compile(
     r"(?:\s+(?:våre|vores|våra|vår|vårt|deres|jeres|dere|very\s+much|so\s+much|a\s+lot|sehr|mycket|meget|"
+    r"über\s+alles|more\s+than\s+anything|above\s+all|mer\s+än\s+allt|mer\s+enn\s+alt|"
+    r"over\s+alt|mehr\s+als\s+alles|"
     r"veldig|with|at|on|in|after|before|med|mit|på|i|am|im|efter|etter|før|innan|nach|vor))+$",
     re.IGNORECASE)
 # When and for whom, around the item ("… for his wife every month", "jeden Monat Tulpen …"):

@@ -43,7 +43,6 @@ def _recall(*items: HistoryItem) -> Recall:
 
 # Read once after the code was written; still missed (evals/README.md, History formats).
 _FORMATS_MISSED = {
-    "held-09": "a trailing idiom ('über alles') stays in the item's words",
     "like-g07": "two liked items ('brunost og lefse') stay one option",
     "note-h04": "a like after a comma ('VIP guest, usually books …') and 'books' are not read",
 }
