@@ -30,11 +30,11 @@ _OFTEN = (r"(?:usually|always|often|mostly|normally|typically|(?:almost|nearly)\
           r"altid|ofte|gerne|næsten\s+altid|for\s+det\s+meste|som\s+oftest|nesten\s+alltid|"
           r"stort\s+sett|i\s+regelen|immer|meistens|meist|oft|gern|gerne|fast\s+immer|"
           r"am\s+liebsten|besonders\s+gerne?|vor\s+allem|in\s+der\s+regel)")
-_HABIT = (r"(?:orders|buys|takes|has|drinks|eats|gets|picks|chooses|goes\s+for|asks\s+for|"
-          r"beställer|köper|tar|dricker|äter|väljer|brukar\s+\w+|"
-          r"bestiller|køber|tager|drikker|spiser|vælger|plejer\s+at\s+\w+|"
-          r"kjøper|velger|pleier\s+å\s+\w+|"
-          r"bestellt|kauft|nimmt|trinkt|isst|wählt|pflegt\s+\w+\s+zu)")
+_HABIT = (r"(?:orders|buys|takes|has|drinks|eats|gets|picks|chooses|books|reserves|"
+          r"goes\s+for|asks\s+for|beställer|köper|tar|dricker|äter|väljer|bokar|"
+          r"brukar\s+\w+|bestiller|køber|tager|drikker|spiser|vælger|booker|"
+          r"plejer\s+at\s+\w+|kjøper|velger|pleier\s+å\s+\w+|"
+          r"bestellt|kauft|nimmt|trinkt|isst|wählt|bucht|reserviert|pflegt\s+\w+\s+zu)")
 _LIKES = re.compile(
     r"^(?:(?:he|she|they|customer)\s+)?(?:"
     # Idioms of liking, before the habit verbs ("has a weakness for" is no habit of having).
@@ -184,7 +184,10 @@ def _liked(text: str) -> str | None:
     """'Loves the cardamom buns from the lobby bakery' -> 'cardamom buns from the lobby
     bakery', from any clause ("Vegetarian; likes the halloumi burger"); None when the item
     does not say what they like, or says what they like to do ("prefers to be called")."""
-    for clause in _CLAUSES.split(text.strip()):
+    clauses = _CLAUSES.split(text.strip())
+    # A like may follow a comma too ("VIP guest, usually books the sea-view suite").
+    after_commas = [part for whole in clauses for part in whole.split(", ")[1:]]
+    for clause in [*clauses, *after_commas]:
         match = _LIKES.match(clause.strip())
         if match:
             rest = clause.strip()[match.end():]

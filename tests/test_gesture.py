@@ -44,7 +44,6 @@ def _recall(*items: HistoryItem) -> Recall:
 # Read once after the code was written; still missed (evals/README.md, History formats).
 _FORMATS_MISSED = {
     "like-g07": "two liked items ('brunost og lefse') stay one option",
-    "note-h04": "a like after a comma ('VIP guest, usually books …') and 'books' are not read",
 }
 
 
