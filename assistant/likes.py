@@ -1,0 +1,91 @@
+"""What a history item says the customer likes, in its own words: the grammar of liking in
+our five languages (a verb of liking, a habit of ordering, an idiom, praise), never a list of
+items. "Loves the cardamom buns from the lobby bakery" -> "cardamom buns from the lobby
+bakery"; "Mag keine Rosinen" -> nothing. Measured on `tests/data/history-formats.jsonl`."""
+
+from __future__ import annotations
+
+import re
+
+from .items import item_name
+
+# How people state what they like, before the thing itself: grammar, not a list of items.
+# A habit of buying or having something counts as liking it ("usually orders the …", "tar
+# alltid …", "trinkt gern …"): the verbs of ordering, buying, eating and drinking, with the
+# adverbs of habit around them.
+_OFTEN = (r"(?:usually|always|often|mostly|normally|typically|(?:almost|nearly)\s+always|"
+          r"as\s+a\s+rule|most\s+of\s+the\s+time|more\s+often\s+than\s+not|alltid|oftast|"
+          r"ofta|gärna|nästan\s+alltid|för\s+det\s+mesta|som\s+regel|i\s+regel|mestadels|"
+          r"altid|ofte|gerne|næsten\s+altid|for\s+det\s+meste|som\s+oftest|nesten\s+alltid|"
+          r"stort\s+sett|i\s+regelen|immer|meistens|meist|oft|gern|gerne|fast\s+immer|"
+          r"am\s+liebsten|besonders\s+gerne?|vor\s+allem|in\s+der\s+regel)")
+_HABIT = (r"(?:orders|buys|takes|has|drinks|eats|gets|picks|chooses|books|reserves|"
+          r"goes\s+for|asks\s+for|beställer|köper|tar|dricker|äter|väljer|bokar|"
+          r"brukar\s+\w+|bestiller|køber|tager|drikker|spiser|vælger|booker|"
+          r"plejer\s+at\s+\w+|kjøper|velger|pleier\s+å\s+\w+|"
+          r"bestellt|kauft|nimmt|trinkt|isst|wählt|bucht|reserviert|pflegt\s+\w+\s+zu)")
+_LIKES = re.compile(
+    r"^(?:(?:he|she|they|customer)\s+)?(?:"
+    # Idioms of liking, before the habit verbs ("has a weakness for" is no habit of having).
+    r"has\s+a\s+(?:real\s+|big\s+)?weakness\s+for|swears\s+by|can'?t\s+resist|"
+    r"(?:is\s+)?(?:really\s+|totally\s+|very\s+much\s+)?into|(?:is\s+)?partial\s+to|"
+    r"(?:is\s+)?a\s+(?:real\s+|big\s+)?sucker\s+for|goes\s+(?:mad|crazy|wild)\s+for|"
+    r"har\s+en\s+(?:stor\s+)?(?:svaghet\s+för|svaghed\s+for|svakhet\s+for)|"
+    r"kan\s+inte\s+motstå|är\s+(?:helt\s+)?såld\s+på|kan\s+ikke\s+(?:stå\s+for|modstå|"
+    r"motstå|stå\s+imot)|er\s+vild\s+efter|er\s+svak\s+for|"
+    r"hat\s+eine\s+(?:große\s+|echte\s+)?schwäche\s+für|schwört\s+auf|"
+    r"steht\s+(?:total\s+|voll\s+|sehr\s+|richtig\s+)?auf|"
+    r"(?:really\s+)?(?:likes|loves|enjoys|prefers|adores)|"
+    r"(?:sehr\s+|mycket\s+|meget\s+|veldig\s+)?(?:gerne|gern|gärna|gjerne|helst|"
+    r"am\s+liebsten|preferably|ideally)|"  # a note's verbless "Gerne Hafercappuccino"
+    r"(?:favou?rite|favorit|favoritt|lieblings\w*|preference)(?:\s+is)?:?|"
+    r"(?:is\s+)?(?:an?\s+)?(?:\w+\s+)?fan\s+(?:of|von|av|af)|can'?t\s+get\s+enough\s+of|"
+    r"(?:is\s+)?(?:very\s+)?fond\s+of|has\s+a\s+soft\s+spot\s+for|"
+    r"(?:is\s+)?(?:crazy|mad|obsessed)\s+(?:about|with)|"
+    r"tycker\s+(?:mycket\s+)?om|älskar|gillar|föredrar|"
+    r"är\s+(?:så\s+)?förtjust\s+i|(?:er\s+)?(?:veldig\s+|så\s+)?glad\s+i|"
+    r"er\s+(?:vild|glad|vilde)\s+med|elsker|kan\s+lide|"
+    r"liker|foretrekker|"
+    r"mag|liebt|bevorzugt|"
+    rf"(?:{_OFTEN}\s+)?{_HABIT}(?:\s+{_OFTEN})?(?:\s+(?:for|to|on|of))?|"
+    r"(?:\w+\s+){0,2}\w+:)\s+", re.IGNORECASE)  # "Regular order: …", a preference's label
+# A stated dislike is no gesture ("Dislikes coriander", "Mag keine Rosinen", "Liker ikke …").
+_NEGATED = re.compile(
+    r"\b(?:not|never|no(?!-)|dislikes?|hates?|can'?t\s+stand|allerg\w*|inte|ej|aldrig|ogillar|hatar|avskyr|"
+    r"ikke|aldri|hader|hater|misliker|nicht|nie|kein\w*|hasst)\b|n't\b", re.IGNORECASE)
+# A like said as praise of the thing: "Says the walnut loaf is the best thing we bake",
+# "The pistachio croissant is her favourite", "Synes at jeres gulerodskage er den bedste",
+# "Findet unseren Apfelkuchen einfach großartig". Only praise counts ("the worst part" no).
+_PRAISE = (r"(?:(?:simply|just|absolutely|really|so|truly|einfach|wirklich|helt|bare|så)\s+)?"
+           r"(?:(?:the|det|den|de|das|der|die)\s+)?(?:best|bästa|bedste|beste|besten|highlight|"
+           r"(?:(?:his|her|their|hans|hennes|hendes|ihr|sein)\s+)?\w*fav\w*|lieblings\w*|"
+           r"amazing|wonderful|delicious|great|perfect|fantastic|superb|underbar|fantastisk|"
+           r"lækker|herlig|nydelig|großartig|toll|köstlich|lecker|wunderbar|spitze|klasse)\b")
+_PRAISED = re.compile(
+    r"^(?:(?:says|said|thinks|finds|feels|tycker|anser|säger|synes|siger|mener|sier|meint|"
+    r"sagt|findet)\s+(?:that\s+|att\s+|at\s+|dass\s+)?)?(?P<item>.+?)\s+"
+    rf"(?:is|are|was|were|är|var|er|ist|sind|war)\s+{_PRAISE}|"
+    rf"^(?:finds|findet)\s+(?P<found>.+?)\s+{_PRAISE}", re.IGNORECASE)
+# What they like to do, not an item: "to sit outside", "best å sitte ute", "zu sitzen".
+_DOING = re.compile(r"(?:(?:best|helst|most|am\s+liebsten)\s+)?(?:to|att|å|at|zu)\s",
+                    re.IGNORECASE)
+_CLAUSES = re.compile(r"[.;!]\s+|;\s*")
+
+
+def liked(text: str) -> str | None:
+    """'Loves the cardamom buns from the lobby bakery' -> 'cardamom buns from the lobby
+    bakery', from any clause ("Vegetarian; likes the halloumi burger"); None when the item
+    does not say what they like, or says what they like to do ("prefers to be called")."""
+    clauses = _CLAUSES.split(text.strip())
+    # A like may follow a comma too ("VIP guest, usually books the sea-view suite").
+    after_commas = [part for whole in clauses for part in whole.split(", ")[1:]]
+    for clause in [*clauses, *after_commas]:
+        match = _LIKES.match(clause.strip())
+        if match:
+            rest = clause.strip()[match.end():]
+            if not _DOING.match(rest) and not _NEGATED.search(rest):
+                return item_name(rest) or None
+        praised = _PRAISED.match(clause.strip())
+        if praised and not _NEGATED.search(praised.group(0)):
+            return item_name(praised.group("item") or praised.group("found")) or None
+    return None
