@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 from pydantic import (
     AfterValidator,
+    AliasChoices,
     BaseModel,
     ConfigDict,
     Field,
@@ -24,6 +25,7 @@ from ..models import (
     Category,
     CustomerId,
     HistoryItemIn,
+    IsoDate,
     Route,
     check_language,
 )
@@ -41,10 +43,12 @@ Folded = Annotated[str, AfterValidator(folded)]
 
 class EvalHistoryItem(HistoryItemIn):
     """A history item of an eval line: another customer's (a distractor) when it names one;
-    a writer's own notes on it (`"source": "crm"`) are no error."""
+    a writer's own notes on it (`"source": "crm"`) are no error, and an item without a date
+    happened on the day the set is judged on (`--as-of`, else today)."""
 
     model_config = ConfigDict(extra="ignore")
     customer_id: CustomerId | None = None
+    at: IsoDate | None = Field(None, validation_alias=AliasChoices("at", "date"))  # type: ignore[assignment]
 
 
 class EvalExpect(BaseModel):

@@ -143,7 +143,8 @@ def _load_history(assistant: Assistant, line: EvalLine, number: int) -> str | No
     by_customer: dict[str, list[HistoryItemIn]] = {}
     for item in line.history:
         by_customer.setdefault(owner(item.customer_id or line.customer_id or ""), []).append(
-            HistoryItemIn(kind=item.kind, text=item.text, at=item.at, id=item.id))
+            HistoryItemIn(kind=item.kind, text=item.text, at=item.at or assistant.today(),
+                          id=item.id))
     for customer, items in by_customer.items():
         assistant.add_history(customer, items)
     return owner(line.customer_id) if line.customer_id else None
