@@ -284,13 +284,13 @@ def test_a_fallback_rate_gate_is_a_ceiling():
 def test_a_set_written_by_someone_else_reads_as_ours(tmp_path):
     """What another writer of scenarios may well put down, after PRODUCT.md's own words
     ("earlier failures and gestures", route among the labels): history kinds by other names,
-    a timestamp for the date or none at all, a note of their own on an item, the route and
-    the language among the labels, values and expected words in capitals. Each is read as
-    meant; nothing fails the run."""
+    a timestamp for the date or none at all, a note of their own on an item, numeric ids,
+    the route and the language among the labels, values and expected words in capitals.
+    Each is read as meant; nothing fails the run."""
     data = tmp_path / "theirs.jsonl"
     data.write_text(json.dumps({
-        "id": "t1", "text": "The shower in our room ran cold every morning.",
-        "customer_id": "g7",
+        "id": 17, "text": "The shower in our room ran cold every morning.",
+        "customer_id": 4021,
         "history": [
             {"kind": "purchase", "text": "Spa weekend package", "at": "2026-06-01T18:30:00Z"},
             {"kind": "Favourite", "text": "Loves the fig jam at breakfast", "date": "2026-06-02",
@@ -298,14 +298,17 @@ def test_a_set_written_by_someone_else_reads_as_ours(tmp_path):
             {"kind": "failure", "text": "Room not ready at check-in", "at": "2026-06-03"},
             {"kind": "compensation", "text": "Free late checkout", "at": "2026-06-04"},
             {"kind": "comment", "text": "Travels with a small dog", "at": "2026-06-05"},
-            {"kind": "note", "text": "Asked for a quiet room last time"}],
+            {"kind": "note", "text": "Asked for a quiet room last time"},
+            {"kind": "preference", "text": "Loves the plum jam", "at": "2026-06-01",
+             "customer_id": 4022}],
         "labels": {"severity": "Medium", "effort": "low", "route": "quick-win",
                    "category": "product quality", "language": "English"},
-        "expect": {"gesture_mentions_any": ["Fig jam"]}}) + "\n")
+        "expect": {"gesture_mentions_any": ["Fig jam"], "must_not_mention": ["plum"]}}) + "\n")
     (line,) = read_eval_file(data)
     assert [item.kind for item in line.history] == [
-        "order", "preference", "ticket", "gesture", "note", "note"]
-    assert line.history[-1].at is None  # judged as of the run's day
+        "order", "preference", "ticket", "gesture", "note", "note", "preference"]
+    assert line.history[-2].at is None  # judged as of the run's day
+    assert (line.id, line.customer_id, line.history[-1].customer_id) == ("17", "4021", "4022")
     assert line.history[0].at == date(2026, 6, 1) and line.language == "en"
     assert line.labels == {"severity": "medium", "effort": "low", "route": "quick_win",
                            "category": "product_quality"}

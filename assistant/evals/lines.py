@@ -46,7 +46,7 @@ class EvalHistoryItem(HistoryItemIn):
     a writer's own notes on it (`"source": "crm"`) are no error, and an item without a date
     happened on the day the set is judged on (`--as-of`, else today)."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", coerce_numbers_to_str=True)
     customer_id: CustomerId | None = None
     at: IsoDate | None = Field(None, validation_alias=AliasChoices("at", "date"))  # type: ignore[assignment]
 
@@ -60,6 +60,9 @@ class EvalExpect(BaseModel):
 
 
 class EvalLine(BaseModel):
+    # A writer's numeric ids ("id": 17, "customer_id": 4021) are ids all the same.
+    model_config = ConfigDict(coerce_numbers_to_str=True)
+
     id: str
     text: str
     language: str | None = None
