@@ -303,7 +303,7 @@ def test_a_set_written_by_someone_else_reads_as_ours(tmp_path):
              "customer_id": 4022}],
         "labels": {"severity": "Medium", "effort": "low", "route": "quick-win",
                    "category": "product quality", "language": "English"},
-        "expect": {"gesture_mentions_any": ["Fig jam"], "must_not_mention": ["plum"]}}) + "\n")
+        "expect": {"gesture_mentions_any": ["Fig jam"], "must_not_mention": "plum"}}) + "\n")
     (line,) = read_eval_file(data)
     assert [item.kind for item in line.history] == [
         "order", "preference", "ticket", "gesture", "note", "note", "preference"]
@@ -313,6 +313,7 @@ def test_a_set_written_by_someone_else_reads_as_ours(tmp_path):
     assert line.labels == {"severity": "medium", "effort": "low", "route": "quick_win",
                            "category": "product_quality"}
     assert line.expect is not None and line.expect.gesture_mentions_any == ["fig jam"]
+    assert line.expect.must_not_mention == ["plum"]
     out = tmp_path / "out.json"
     done = subprocess.run(
         [sys.executable, "-c", "from assistant.cli import app; app()", "eval", str(data),

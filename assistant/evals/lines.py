@@ -12,6 +12,7 @@ from pydantic import (
     AfterValidator,
     AliasChoices,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     ValidationError,
@@ -39,6 +40,8 @@ def folded(text: str) -> str:
 
 
 Folded = Annotated[str, AfterValidator(folded)]
+# One word may be written bare ("smoothie") rather than as a list of one.
+Words = Annotated[list[Folded], BeforeValidator(lambda v: [v] if isinstance(v, str) else v)]
 
 
 class EvalHistoryItem(HistoryItemIn):
@@ -55,8 +58,8 @@ class EvalExpect(BaseModel):
     """Words of which a good reply names one, and words it must not name; compared
     case-folded and NFC-normalised, however the writer typed them ("Yirgacheffe")."""
 
-    gesture_mentions_any: list[Folded] = Field(default_factory=list)
-    must_not_mention: list[Folded] = Field(default_factory=list)
+    gesture_mentions_any: Words = Field(default_factory=list)
+    must_not_mention: Words = Field(default_factory=list)
 
 
 class EvalLine(BaseModel):
