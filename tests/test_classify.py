@@ -481,6 +481,14 @@ def test_a_locked_or_lost_login_is_no_breach(knowledge, text, language):
      True),
     ("Der Kellner hat uns wegen seiner Hautfarbe nicht bedient.", "de", "legal", True),
     ("The wheelchair I ordered arrived with a scratch on the frame.", "en", "legal", False),
+    # Hurt, or cared for by a doctor; not a price that fell, a doctor's app, a stumbled-upon
+    # bargain or a cut subscription.
+    ("The price fell and I missed the deal.", "en", "harm", False),
+    ("Priserne faldt dagen efter jeg købte.", "da", "harm", False),
+    ("Your doctor booking app crashed twice.", "en", "harm", False),
+    ("Jeg snublet over en god pris hos dere.", "nb", "harm", False),
+    ("I cut my subscription because of the price.", "en", "harm", False),
+    ("Ich habe mich über den Service geärgert.", "de", "harm", False),
 ])
 def test_a_floor_cue_needs_its_context(knowledge, text, language, flag, expected):
     """Going to the press, a stay in hospital, a broken bone, a missed wedding, an emptied
