@@ -329,7 +329,8 @@ class Assistant:
         return self._classification(
             labels, understood, confidence, Usage(),
             warnings_for(understood.text, recall, self.knowledge.injection),
-            classifier.index.same_complaint(vector), engine=OFFLINE_ENGINE,
+            classifier.index.same_complaint(vector, understood.reading.text),
+            engine=OFFLINE_ENGINE,
             model=OFFLINE_MODEL, prompt_version=self.knowledge.version)
 
     def model_labels(

@@ -112,6 +112,12 @@ def test_a_complaint_the_team_labelled_keeps_its_labels_and_only_that_one(tmp_pa
         assert (labels.severity, labels.effort) == (team["severity"], team["effort"]), variant
         assert labels.remembered is not None and labels.remembered.similarity >= 0.96
         assert labels.certainty["severity"] == 1.0
+    # A short complaint with another order number: e5 puts it at 0.93, its words are the same.
+    shop.learn([LearnedLine(text="My order 4471 has not arrived yet.", language="en",
+                            labels={"severity": "high"})], "anna")
+    again = shop.classify(ComplaintIn(text="My order 95120 has not arrived yet"))
+    assert again.severity == "high" and again.remembered is not None
+    assert again.remembered.similarity < 0.96
     other = shop.classify(ComplaintIn(text="Kassören var otrevlig när jag frågade om kvittot."))
     assert other.remembered is None
     assert assistant.classify(ComplaintIn(text=SAME)).remembered is None
