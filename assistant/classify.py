@@ -152,15 +152,14 @@ class ExampleIndex:
         at 0.93 when the text is short)."""
         if not len(self.team_rows):
             return None
-        sims = self.matrix @ vector
-        row = self.team_templates.get(_template(text))
-        if row is None:
-            row = int(self.team_rows[int(np.argmax(sims[self.team_rows]))])
-            if sims[row] < SAME_COMPLAINT:
-                return None
+        same_words = self.team_templates.get(_template(text))
+        row = same_words if same_words is not None else int(
+            self.team_rows[int(np.argmax(self.matrix[self.team_rows] @ vector))])
+        similarity = float(self.matrix[row] @ vector)
+        if same_words is None and similarity < SAME_COMPLAINT:
+            return None
         line = self.examples[row]
-        return Remembered(line=line.id, similarity=round(float(sims[row]), 3),
-                          labels=line.labels)
+        return Remembered(line=line.id, similarity=round(similarity, 3), labels=line.labels)
 
     def neighbours(self, vector: np.ndarray, k: int = NEIGHBOURS) -> Neighbours:
         if not self.examples:

@@ -72,9 +72,9 @@ def from_history(recall: Recall | None, today: date, cooldown_days: int, complai
               or any(at > g.at for at in complaints)]
     # What the customer cannot or will not have: in a note or preference, or said in the
     # complaint itself ("I'm vegetarian now and got ham again", "allergisk over for nødder").
-    excluded = _excluded_words([*facts.notes, *facts.preferences]) | _said_exclusions(complaint)
-    foods = _ruled_out_foods([*(i.text for i in [*facts.notes, *facts.preferences]), complaint],
-                             excluded, exclusions)
+    notes = [item.text for item in [*facts.notes, *facts.preferences]]
+    excluded = _excluded_words(notes, complaint)
+    foods = _ruled_out_foods([*notes, complaint], excluded, exclusions)
     ended = _ended_stems([complaint, *(note.text for note in facts.notes)])
     # What they said they like, then what they come back for, then what a note says they
     # like ("Regular. Always orders the Yirgacheffe"; a note is said less directly).
@@ -157,25 +157,16 @@ def _key(name: str) -> str:
     return " ".join(re.sub(r"\d+", " ", name).lower().split())
 
 
-def _excluded_words(items: list[HistoryItem]) -> set[str]:
-    """What notes rule out, each word as written and in its singular ("nuts", "nut")."""
+def _excluded_words(notes: list[str], complaint: str) -> set[str]:
+    """What notes and the complaint rule out, each word as written and in its singular
+    ("nuts", "nut"); a complaint's bare "no"s do not ("there was no milk in it")."""
     words: set[str] = set()
-    for item in items:
-        words.update(match.group(1).lower() for match in _EXCLUDES.finditer(item.text)
-                     if match.group(1))
-        words.update(match.group(1).lower() for match in _ALLERGEN_FIRST.finditer(item.text)
+    for text, said in [*((note, False) for note in notes), (complaint, True)]:
+        words.update(match.group(1).lower() for match in _EXCLUDES.finditer(text)
+                     if match.group(1) and not (said and match.group(0).lower().startswith(
+                         ("no", "vegan", "vegetar"))))
+        words.update(match.group(1).lower() for match in _ALLERGEN_FIRST.finditer(text)
                      if match.group(1).lower() not in _NOT_AN_ALLERGEN)
-    return words | {_singular(word) for word in words}
-
-
-def _said_exclusions(complaint: str) -> set[str]:
-    """What a complaint says the customer is allergic to or does not eat or drink; not its
-    other "no"s ("there was no milk in it" rules nothing out)."""
-    words = {match.group(1).lower() for match in _EXCLUDES.finditer(complaint)
-             if match.group(1) and not match.group(0).lower().startswith(("no", "vegan",
-                                                                           "vegetar"))}
-    words |= {match.group(1).lower() for match in _ALLERGEN_FIRST.finditer(complaint)
-              if match.group(1).lower() not in _NOT_AN_ALLERGEN}
     return words | {_singular(word) for word in words}
 
 
