@@ -37,13 +37,17 @@ _DETAIL = re.compile(r"\s*(?:[,;]|\s[-–—](?:\s|$)).*$")  # "…, sage", "…
 # Articles and possessives before the item, possessives and intensifiers after it: grammar.
 _BEFORE = re.compile(
     r"^(?:(?:the|a|an|our|your|den|det|de|en|ett|et|ei|der|die|das|einen|eine|ein|unser\w*|"
-    r"våra|vår|vårt|våre|vores|jeres|dere|er)\s+)+", re.IGNORECASE)
+    r"våra|vår|vårt|våre|vores|jeres|dere|er|ert|era)\s+)+", re.IGNORECASE)
 _AFTER = re.compile(
     r"(?:\s+(?:våre|vores|våra|vår|vårt|deres|jeres|dere|very\s+much|so\s+much|a\s+lot|sehr|mycket|meget|"
     r"über\s+alles|more\s+than\s+anything|above\s+all|mer\s+än\s+allt|mer\s+enn\s+alt|"
     r"over\s+alt|mehr\s+als\s+alles|"
     r"veldig|with|at|on|in|after|before|med|mit|på|i|am|im|efter|etter|før|innan|nach|vor))+$",
     re.IGNORECASE)
+# "the new …", "en god …": a plain adjective after an article is no part of the item's name
+# (lowercase only: "the New York cheesecake" keeps its name).
+_PLAIN_ADJECTIVE = re.compile(r"^(?:new|nya|nye|nyt|ny|neue[nrs]?|good|nice|god|gode|godt|"
+                              r"gute[nrs]?)\s+")
 # When and for whom, around the item ("… for his wife every month", "jeden Monat Tulpen …"):
 # a time adverbial or a beneficiary is not part of what they buy.
 _WHEN = r"(?:(?:almost|nästan|næsten|nesten|fast)\s+)?(?:every|each|varje|hver|jeden|jede|jedes)"
@@ -58,6 +62,10 @@ _MEALTIME_AFTER = re.compile(
     r"weekends?|frukost(?:en)?|middag(?:en)?|kvällen|morgonen|helgen|frokost(?:en)?|"
     r"aftensmad(?:en)?|morgenen|aftenen|kvelden|weekenden|frühstück|mittag|abend|morgen|"
     r"wochenende)\b.*$", re.IGNORECASE)
+# "… some day", "… next time": when they hope to have it.
+_SOME_TIME_AFTER = re.compile(
+    r"\s+(?:some\s*day|one\s+day|one\s+of\s+these\s+days|next\s+time|nästa\s+gång|"
+    r"næste\s+gang|neste\s+gang|en\s+dag|nächstes\s+mal|irgendwann)$", re.IGNORECASE)
 # Connectors between items of one order.
 _AND = re.compile(r"\s*(?:,|\s(?:and|och|og|und|&|\+)\s)\s*", re.IGNORECASE)
 
@@ -125,6 +133,9 @@ def _bare(text: str) -> str:
     text = _COUNT_LAST.sub("", _COUNT_FIRST.sub("", text.strip()))
     text = _DETAIL.sub("", text)
     text = _WHEN_OR_WHOM_AFTER.sub("", _WHEN_FIRST.sub("", text.strip()))
-    text = _MEALTIME_AFTER.sub("", text)
-    text = _AFTER.sub("", _BEFORE.sub("", text.strip(" .!:-–—")))
-    return text.strip(" .!:-–—")
+    text = _SOME_TIME_AFTER.sub("", _MEALTIME_AFTER.sub("", text))
+    text = text.strip(" .!:-–—")
+    without_article = _BEFORE.sub("", text)
+    if without_article != text:
+        without_article = _PLAIN_ADJECTIVE.sub("", without_article)
+    return _AFTER.sub("", without_article).strip(" .!:-–—")

@@ -66,9 +66,39 @@ _PRAISED = re.compile(
     r"sagt|findet)\s+(?:that\s+|att\s+|at\s+|dass\s+)?)?(?P<item>.+?)\s+"
     rf"(?:is|are|was|were|är|var|er|ist|sind|war)\s+{_PRAISE}|"
     rf"^(?:finds|findet)\s+(?P<found>.+?)\s+{_PRAISE}", re.IGNORECASE)
-# What they like to do, not an item: "to sit outside", "best å sitte ute", "zu sitzen".
-_DOING = re.compile(r"(?:(?:best|helst|most|am\s+liebsten)\s+)?(?:to|att|å|at|zu)\s",
-                    re.IGNORECASE)
+# What they would like to have or try: an interest is a gesture too, ranked as a like
+# ("Keen on the new forecasting module", "Spurgte om vi sælger en cykeltaske").
+_INTEREST = re.compile(
+    r"^(?:(?:he|she|they|customer)\s+)?(?:"
+    r"(?:is\s+|are\s+)?(?:very\s+|really\s+|quite\s+)?(?:keen\s+on|interested\s+in|"
+    r"curious\s+about)|(?:is\s+|are\s+)?keen\s+to\s+(?:try|get|have)|"
+    r"(?:would\s+(?:love|like)|wants?|is\s+dying|'d\s+(?:love|like))\s+to\s+(?:try|have|get)|"
+    r"(?:has\s+been\s+)?eyeing|has\s+(?:had\s+)?(?:an?|her|his|their)\s+eye\s+on|"
+    r"asked\s+(?:us\s+)?(?:whether|if)\s+we\s+(?:sell|have|stock|carry|offer|do)|"
+    r"(?:är\s+)?(?:mycket\s+)?(?:intresserad\s+av|nyfiken\s+på|sugen\s+på)|"
+    r"vill\s+(?:gärna\s+)?(?:prova|testa)|frågade\s+om\s+vi\s+(?:har|säljer)|"
+    r"(?:er\s+)?(?:meget\s+|veldig\s+)?(?:interesseret\s+i|interessert\s+i|"
+    r"nysgerrig\s+på|nysgjerrig\s+på)|vil\s+(?:gerne\s+|gjerne\s+)?(?:prøve|teste)|"
+    r"spurgte\s+om\s+vi\s+(?:har|sælger)|spurte\s+om\s+vi\s+(?:har|selger)|"
+    r"har\s+(?:et\s+)?(?:kig|øje|øye)\s+på|har\s+lyst\s+på|"
+    r"interessiert\s+sich\s+(?:sehr\s+)?für|(?:ist\s+)?neugierig\s+auf)\s+"
+    # German puts the verb last: "möchte mal unseren Barista-Kurs ausprobieren".
+    r"|^(?:möchte|würde|will)\s+(?:gerne?\s+)?(?:mal\s+)?(?=.+\s(?:aus)?(?:probieren|testen)$)"
+    r"|^hat\s+ein\s+auge\s+auf\s+(?=.+\sgeworfen$)", re.IGNORECASE)
+_VERB_LAST = re.compile(r"\s+(?:(?:aus)?probieren|testen|geworfen)$", re.IGNORECASE)
+# What a support note asks about is a matter to settle, not something to give: "interested
+# in a better price", "asked about the status of her refund".
+_MATTER = re.compile(
+    r"\b(?:status|refund\w*|invoice\w*|bill|billing|price\w*|discount\w*|delay\w*|"
+    r"contract\w*|cancel\w*|complaint\w*|compensation|faktura\w*|rechnung\w*|pris\w*|"
+    r"preis\w*|rabat\w*|återbetal\w*|refusion\w*|tilbakebetal\w*|rückerstatt\w*|"
+    r"erstattung\w*|försening\w*|forsinkelse\w*|verspätung\w*|avtal\w*|aftale\w*|"
+    r"avtale\w*|vertrag\w*|kündig\w*|opsig\w*|reklamation\w*|beschwerde\w*|klage\w*)\b",
+    re.IGNORECASE)
+# What they like to do, not an item: "to sit outside", "best å sitte ute", "zu sitzen",
+# "cancelling the contract".
+_DOING = re.compile(r"(?:(?:best|helst|most|am\s+liebsten)\s+)?(?:to|att|å|at|zu)\s|"
+                    r"\w+ing\s+(?:the|a|an|my|his|her|their|our|your|it)\b", re.IGNORECASE)
 _CLAUSES = re.compile(r"[.;!]\s+|;\s*")
 
 
@@ -80,6 +110,12 @@ def liked(text: str) -> str | None:
     # A like may follow a comma too ("VIP guest, usually books the sea-view suite").
     after_commas = [part for whole in clauses for part in whole.split(", ")[1:]]
     for clause in [*clauses, *after_commas]:
+        wanted = _INTEREST.match(clause.strip())
+        if wanted:
+            rest = _VERB_LAST.sub("", clause.strip()[wanted.end():])
+            own = rest.split(",")[0]  # "…, never tried it" says nothing against the item
+            if not (_DOING.match(rest) or _NEGATED.search(own) or _MATTER.search(own)):
+                return item_name(rest) or None
         match = _LIKES.match(clause.strip())
         if match:
             rest = clause.strip()[match.end():]

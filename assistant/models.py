@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -21,6 +21,7 @@ from pydantic import (
 )
 
 from .language import SUPPORTED_LANGUAGES, normalise_language_code
+from .likes import liked
 from .reading import as_text
 
 
@@ -138,12 +139,17 @@ def _iso_date(value: object) -> object:
 _TIMESTAMP = re.compile(r"(\d{4}-\d{2}-\d{2})[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?"
                         r"(?:Z|[+-]\d{2}:?\d{2})?")
 IsoDate = Annotated[date, BeforeValidator(_iso_date)]
+# Kinds whose every item is something the customer wants, bare ("Ullsokker i alpakka"): kept
+# as a preference that says so ("Wishlist: Ullsokker i alpakka"), so it reads as a like
+# (one that already says so, "Loves the alpaca socks", is kept as it is).
+_WISHED = ("wishlist", "wish_list", "wish", "wishes", "saved", "saved_item", "interest",
+           "interests")
 # Other systems' and writers' names for our history kinds (case, spaces and hyphens aside).
 HISTORY_KIND_ALIASES: dict[str, str] = {
     **dict.fromkeys(["purchase", "purchased", "bought", "booking", "reservation", "stay",
                      "visit", "transaction", "trip", "journey", "ride", "sale"], "order"),
     **dict.fromkeys(["like", "likes", "favourite", "favorite", "preferences", "pref",
-                     "interest", "taste"], "preference"),
+                     "taste", *_WISHED], "preference"),
     **dict.fromkeys(["failure", "earlier_failure", "previous_failure", "complaint",
                      "incident", "issue", "case", "problem", "support_ticket"], "ticket"),
     **dict.fromkeys(["compensation", "goodwill", "voucher", "coupon", "credit", "gift",
@@ -153,10 +159,14 @@ HISTORY_KIND_ALIASES: dict[str, str] = {
 }
 
 
+def _history_key(value: str) -> str:
+    return re.sub(r"[\s-]+", "_", value.strip().lower())
+
+
 def _history_kind(value: object) -> object:
     if not isinstance(value, str):
         return value
-    key = re.sub(r"[\s-]+", "_", value.strip().lower())
+    key = _history_key(value)
     key = HISTORY_KIND_ALIASES.get(key, key)
     if key not in HistoryKind.__members__:
         raise ValueError(
@@ -186,6 +196,15 @@ class HistoryItemIn(BaseModel):
         if value is not None and not _ID_PATTERN.match(value):
             raise ValueError("id must be 1-128 letters, digits, '.', ':', '_' or '-'")
         return value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _wished(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("kind"), str) \
+                and isinstance(data.get("text"), str) \
+                and _history_key(data["kind"]) in _WISHED and liked(data["text"]) is None:
+            return data | {"text": f"{data['kind'].strip().capitalize()}: {data['text']}"}
+        return data
 
 
 class HistoryItem(BaseModel):

@@ -44,6 +44,8 @@ def _recall(*items: HistoryItem) -> Recall:
 # Read once after the code was written; still missed (evals/README.md, History formats).
 _FORMATS_MISSED = {
     "like-g07": "two liked items ('brunost og lefse') stay one option",
+    "want-h02": "'till läsplattan' goes as a for-whom phrase; 'skinnfodral' is still the item",
+    "want-h03": "a month after the item ('i december') stays part of it",
 }
 
 
@@ -51,8 +53,9 @@ _FORMATS_MISSED = {
 def test_an_item_is_named_without_its_exports_wrapping(case):
     """Orders and likes as other systems export them: order numbers, quantities, prices,
     sizes, labels, table rows, several items in one order, likes inside a longer note."""
-    items = [_item(f"i{n}", HistoryKind(kind), text, at)
-             for n, (kind, text, at) in enumerate(case["items"])]
+    ingested = [HistoryItemIn(kind=kind, text=text, at=at) for kind, text, at in case["items"]]
+    items = [_item(f"i{n}", item.kind, item.text, item.at.isoformat())
+             for n, item in enumerate(ingested)]
     options = [choice.words for choice in from_history(_recall(*items), TODAY, 180)]
     first = options[0].casefold() if options else None
     assert first == (case["expect"].casefold() if case["expect"] else None), options

@@ -71,7 +71,7 @@ def test_reading_a_file_reports_the_bad_line(tmp_path: Path):
     good = tmp_path / "h.jsonl"
     good.write_text(
         '{"customer_id": "c1", "kind": "order", "text": "Two pizzas", "at": "2026-11-01"}\n'
-        '{"customer_id": "c1", "kind": "wish", "text": "x", "at": "2026-11-01"}\n'
+        '{"customer_id": "c1", "kind": "horoscope", "text": "x", "at": "2026-11-01"}\n'
     )
     rows = read_history_file(good)
     assert next(rows)[0] == "c1"
