@@ -52,7 +52,7 @@ def test_classify_shape(client):
     ("/v1/classify", {"text": "x", "language": "xx"}, "unknown language code"),
     ("/v1/classify", {"text": "x" * 20_001}, "limit is 20000"),
     ("/v1/drafts", {"text": "Ma commande est perdue.", "language": "fr"}, "replies are written"),
-    ("/v1/customers/c1/history", {"kind": "wish", "text": "x", "at": "2026-01-01"}, "kind"),
+    ("/v1/customers/c1/history", {"kind": "horoscope", "text": "x", "at": "2026-01-01"}, "kind"),
     ("/v1/customers/c1/history", [], "no history items"),
 ])
 def test_bad_input_is_a_clear_4xx(client, path, payload, fragment):
