@@ -203,7 +203,8 @@ class HistoryItemIn(BaseModel):
         if isinstance(data, dict) and isinstance(data.get("kind"), str) \
                 and isinstance(data.get("text"), str) \
                 and _history_key(data["kind"]) in _WISHED and liked(data["text"]) is None:
-            return data | {"text": f"{data['kind'].strip().capitalize()}: {data['text']}"}
+            label = _history_key(data["kind"]).replace("_", " ").capitalize()
+            return data | {"text": f"{label}: {data['text']}"}
         return data
 
 
