@@ -66,7 +66,7 @@ def gesture_options(
     customer's other own items, then the largest generic gesture within the cap; and the
     history items that ruled some out. The first is drafted; a reviewer may switch."""
     catalogue, ruled_out = choose_gesture(knowledge, recall, severity, language, today,
-                                          cooldown_days)
+                                          cooldown_days, complaint)
     own = own_gestures(knowledge, recall, severity, today, cooldown_days, complaint)
     if catalogue is None:
         return own, ruled_out
@@ -82,13 +82,14 @@ def gesture_options(
 
 def choose_gesture(
     knowledge: Knowledge, recall: Recall | None, severity: Severity, language: str,
-    today: date, cooldown_days: int,
+    today: date, cooldown_days: int, complaint: str,
 ) -> tuple[Gesture | None, list[str]]:
     """A gesture from the customer's own preferences within the cap, never one given recently.
 
     Returns the gesture and the ids of the history items that shaped the choice."""
     cap = knowledge.policy.caps[severity]
-    allowed, used = allowed_gestures(knowledge, recall, severity, today, cooldown_days)
+    allowed, used = allowed_gestures(knowledge, recall, severity, today, cooldown_days,
+                                     complaint)
     currency = knowledge.policy.currency
     if not allowed:
         return None, used
@@ -113,15 +114,31 @@ def choose_gesture(
 
 def allowed_gestures(
     knowledge: Knowledge, recall: Recall | None, severity: Severity, today: date,
-    cooldown_days: int,
+    cooldown_days: int, complaint: str,
 ) -> tuple[list[GestureOption], list[str]]:
-    """Gestures within the policy cap that were not given within the cooldown, and the ids of
-    the gesture history items that ruled some out."""
+    """Gestures within the policy cap that were not given within the cooldown and that fit
+    what the customer has (no free month without a subscription), and the ids of the gesture
+    history items that ruled some out."""
     cap = knowledge.policy.caps[severity]
     used: list[str] = []
     recent = _recently_given(knowledge.gestures, recall, today, cooldown_days, used)
     return [g for g in knowledge.gestures if g.value <= cap and g.kind not in recent
-            and knowledge.policy.offered(g)], used
+            and knowledge.policy.offered(g) and _fits(g, knowledge, recall, complaint)], used
+
+
+def _fits(option: GestureOption, knowledge: Knowledge, recall: Recall | None,
+          complaint: str) -> bool:
+    """A gesture that gives more of something the customer has (`only_with`) fits where the
+    tenant's policy names its kind, or the complaint or history says they have it."""
+    named = knowledge.policy.catalogue_kinds is not None \
+        and option.kind in knowledge.policy.catalogue_kinds
+    if option.shown_by is None or named:
+        return True
+    facts = recall.facts if recall else None
+    said = [complaint, *(item.text for item in ([
+        *facts.orders, *facts.preferences, *facts.notes, *facts.gestures_given,
+        *facts.earlier_failures] if facts else []))]
+    return any(option.shown_by.search(text) for text in said)
 
 
 def sign_off(knowledge: Knowledge, language: str, wording: Wording, signer: str | None) -> str:

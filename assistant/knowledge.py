@@ -87,6 +87,11 @@ class GestureOption(BaseModel):
     match: list[str]
     name: dict[str, str]
     generic: bool = False
+    only_with: list[str] = Field(default_factory=list, description=(
+        "Patterns (regular expressions, any case) that show the customer has what this "
+        "gesture gives more of (a free month: a subscription). Unless the tenant's policy "
+        "names the kind, it is offered only where the customer's history or complaint "
+        "matches one."))
 
     @cached_property
     def regex(self) -> re.Pattern[str] | None:
@@ -95,6 +100,13 @@ class GestureOption(BaseModel):
             return None
         words = "|".join(re.escape(word) for word in self.match)
         return re.compile(rf"\b(\w*(?:{words}))\b", re.IGNORECASE)
+
+    @cached_property
+    def shown_by(self) -> re.Pattern[str] | None:
+        if not self.only_with:
+            return None
+        return re.compile("|".join(f"(?:{pattern})" for pattern in self.only_with),
+                          re.IGNORECASE)
 
 
 Offer = Literal["own_items", "catalogue", "generic"]

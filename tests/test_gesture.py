@@ -15,6 +15,7 @@ from assistant.gesture import from_history, own_gestures
 from assistant.items import Price, item_name, unit_price
 from assistant.models import (
     CustomerFacts,
+    DraftRequest,
     HistoryItem,
     HistoryItemIn,
     HistoryKind,
@@ -377,3 +378,35 @@ def test_a_history_exported_as_html_is_read_as_its_text():
         "cardamom buns from the lobby bakery", "Oat latte"]
     assert HistoryItemIn(kind=HistoryKind.order, at=date(2026, 10, 1),
                          text="Ben & Jerry's <3 tubs").text == "Ben & Jerry's <3 tubs"
+
+
+@pytest.fixture(scope="module")
+def shipped_policy_assistant(tmp_path_factory):
+    return new_assistant(Settings(data_dir=tmp_path_factory.mktemp("month"), engine="offline"))
+
+
+@pytest.mark.parametrize("customer, history, text, month", [
+    ("m-1", [], "My parcel is four days late and nobody answers.", False),
+    ("m-2", [("order", "Ticket Uppsala-Stockholm, 2nd class")],
+     "The train was cancelled and we waited two hours on the platform.", False),
+    ("m-3", [("order", "Streaming plan Family, billed monthly")],
+     "The app logged me out and I could not watch anything all evening.", True),
+    ("m-4", [], "You charged my subscription twice this month.", True),
+    ("m-5", [], "Ni har dragit pengar för min prenumeration två gånger.", True),
+    ("m-6", [("note", "Mitglied seit 2021, Abo Premium")],
+     "Seit zwei Tagen läuft bei mir gar nichts, kein einziges Video lädt.", True),
+])
+def test_a_free_month_only_where_the_customer_has_a_subscription(
+        shipped_policy_assistant, customer, history, text, month):
+    """With the shipped policy a free month is offered only where the history or the complaint
+    shows something paid by the month; elsewhere (a parcel, a train ticket) another generic
+    gesture within the cap is. A tenant that names the kind offers it anyway (above)."""
+    assistant = shipped_policy_assistant
+    if history:
+        assistant.add_history(customer, [HistoryItemIn(kind=kind, text=words, at="2026-10-01")
+                                         for kind, words in history])
+    draft = assistant.draft(DraftRequest(text=text, customer_id=customer), store=False)
+    assert draft.classification.severity is not Severity.critical
+    kinds = [option.kind for option in draft.gesture_options]
+    assert ("month_free" in kinds) is month, (kinds, draft.reply)
+    assert draft.gesture is not None, draft.reply

@@ -127,7 +127,8 @@ class LLMEngine:
         policy = knowledge.policy
         severity = classification.severity
         cap = policy.caps[severity]
-        allowed, cooldown_ids = allowed_gestures(knowledge, recall, severity, today, cooldown)
+        allowed, cooldown_ids = allowed_gestures(knowledge, recall, severity, today, cooldown,
+                                                 understood.reading.text)
         # The customer's own options go to the model by id; it may choose one of them, a
         # catalogue kind, or none.
         own = {f"own-{n}": gesture for n, (gesture, _) in enumerate(own_gestures(
