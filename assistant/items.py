@@ -55,13 +55,15 @@ _WHEN_FIRST = re.compile(rf"^{_WHEN}\s+[^\W\d_]+\s+", re.IGNORECASE)
 _WHEN_OR_WHOM_AFTER = re.compile(
     rf"\s+(?:{_WHEN}|for|till|til|für|when|whenever|while|när|medan|når|mens|wenn|sobald|"
     rf"solange)\b.*$", re.IGNORECASE)  # "… when he dines with us", "… når hun er her"
-# When in the day or week, after the item ("… at breakfast", "… am Morgen", "… vid frukost").
+# When in the day or week, after the item ("… at breakfast", "… am Morgen", "… on Fridays").
 _MEALTIME_AFTER = re.compile(
     r"\s+(?:at|in|on|for|with|over|zum|zur|am|im|beim|vid|till|på|til|ved|om|i)\s+"
     r"(?:the\s+)?(?:breakfast|brunch|lunch|dinner|supper|mornings?|evenings?|nights?|"
     r"weekends?|frukost(?:en)?|middag(?:en)?|kvällen|morgonen|helgen|frokost(?:en)?|"
     r"aftensmad(?:en)?|morgenen|aftenen|kvelden|weekenden|frühstück|mittag|abend|morgen|"
-    r"wochenende)\b.*$", re.IGNORECASE)
+    r"wochenende|(?:mon|tues|wednes|thurs|fri|satur|sun)days?|"
+    r"(?:månd|tisd|onsd|torsd|fred|lörd|sönd)ag\w*|(?:man|tirs|tys|ons|tors|fre|lør|søn)dag\w*|"
+    r"(?:mon|diens|donners|frei|sams|sonn)tag\w*|mittwoch\w*)\b.*$", re.IGNORECASE)
 # "… some day", "… next time": when they hope to have it.
 _SOME_TIME_AFTER = re.compile(
     r"\s+(?:some\s*day|one\s+day|one\s+of\s+these\s+days|next\s+time|nästa\s+gång|"

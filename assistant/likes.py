@@ -19,8 +19,9 @@ _OFTEN = (r"(?:usually|always|often|mostly|normally|typically|(?:almost|nearly)\
           r"altid|ofte|gerne|næsten\s+altid|for\s+det\s+meste|som\s+oftest|nesten\s+alltid|"
           r"stort\s+sett|i\s+regelen|immer|meistens|meist|oft|gern|gerne|fast\s+immer|"
           r"am\s+liebsten|besonders\s+gerne?|vor\s+allem|in\s+der\s+regel)")
-_HABIT = (r"(?:orders|buys|takes|has|drinks|eats|gets|picks|chooses|books|reserves|"
+_HABIT = (r"(?:orders|buys|takes|drinks|eats|gets|picks|chooses|books|reserves|collects|"
           r"goes\s+for|asks\s+for|beställer|köper|tar|dricker|äter|väljer|bokar|"
+          r"samlar\s+på|samler\s+på|sammelt|"
           r"brukar\s+\w+|bestiller|køber|tager|drikker|spiser|vælger|booker|"
           r"plejer\s+at\s+\w+|kjøper|velger|pleier\s+å\s+\w+|"
           r"bestellt|kauft|nimmt|trinkt|isst|wählt|bucht|reserviert|pflegt\s+\w+\s+zu)")
@@ -33,7 +34,8 @@ _LIKES = re.compile(
     r"har\s+en\s+(?:stor\s+)?(?:svaghet\s+för|svaghed\s+for|svakhet\s+for)|"
     r"kan\s+inte\s+motstå|är\s+(?:helt\s+)?såld\s+på|kan\s+ikke\s+(?:stå\s+for|modstå|"
     r"motstå|stå\s+imot)|er\s+vild\s+efter|er\s+svak\s+for|"
-    r"hat\s+eine\s+(?:große\s+|echte\s+)?schwäche\s+für|schwört\s+auf|"
+    r"hat\s+eine\s+(?:große\s+|echte\s+)?schwäche\s+für|schwört\s+auf|schwärmt\s+für|"
+    r"svärmar\s+för|sværmer\s+for|sverger\s+til|"
     r"steht\s+(?:total\s+|voll\s+|sehr\s+|richtig\s+)?auf|"
     r"(?:really\s+)?(?:likes|loves|enjoys|prefers|adores)|"
     r"(?:sehr\s+|mycket\s+|meget\s+|veldig\s+)?(?:gerne|gern|gärna|gjerne|helst|"
@@ -48,6 +50,8 @@ _LIKES = re.compile(
     r"liker|foretrekker|"
     r"mag|liebt|bevorzugt|"
     rf"(?:{_OFTEN}\s+)?{_HABIT}(?:\s+{_OFTEN})?(?:\s+(?:for|to|on|of))?|"
+    # "has" is a habit only with its adverb ("usually has the soup"; "has volumes 1-4" no).
+    rf"(?:{_OFTEN}\s+has|has\s+{_OFTEN})|"
     r"(?:\w+\s+){0,2}\w+:)\s+", re.IGNORECASE)  # "Regular order: …", a preference's label
 # A stated dislike is no gesture ("Dislikes coriander", "Mag keine Rosinen", "Liker ikke …").
 _NEGATED = re.compile(
@@ -74,12 +78,12 @@ _INTEREST = re.compile(
     r"curious\s+about)|(?:is\s+|are\s+)?keen\s+to\s+(?:try|get|have)|"
     r"(?:would\s+(?:love|like)|wants?|is\s+dying|'d\s+(?:love|like))\s+to\s+(?:try|have|get)|"
     r"(?:has\s+been\s+)?eyeing|has\s+(?:had\s+)?(?:an?|her|his|their)\s+eye\s+on|"
-    r"asked\s+(?:us\s+)?(?:whether|if)\s+we\s+(?:sell|have|stock|carry|offer|do)|"
+    r"(?:has\s+)?asked\s+(?:us\s+)?(?:whether|if)\s+we\s+(?:sell|have|stock|carry|offer|do)|"
     r"(?:är\s+)?(?:mycket\s+)?(?:intresserad\s+av|nyfiken\s+på|sugen\s+på)|"
-    r"vill\s+(?:gärna\s+)?(?:prova|testa)|frågade\s+om\s+vi\s+(?:har|säljer)|"
+    r"vill\s+(?:gärna\s+)?(?:prova|testa)|(?:har\s+)?frågat?\w*\s+om\s+vi\s+(?:har|säljer)|"
     r"(?:er\s+)?(?:meget\s+|veldig\s+)?(?:interesseret\s+i|interessert\s+i|"
     r"nysgerrig\s+på|nysgjerrig\s+på)|vil\s+(?:gerne\s+|gjerne\s+)?(?:prøve|teste)|"
-    r"spurgte\s+om\s+vi\s+(?:har|sælger)|spurte\s+om\s+vi\s+(?:har|selger)|"
+    r"(?:har\s+)?(?:spurgte|spurgt|spurte|spurt)\s+om\s+vi\s+(?:har|sælger|selger)|"
     r"har\s+(?:et\s+)?(?:kig|øje|øye)\s+på|har\s+lyst\s+på|"
     r"interessiert\s+sich\s+(?:sehr\s+)?für|(?:ist\s+)?neugierig\s+auf)\s+"
     # German puts the verb last: "möchte mal unseren Barista-Kurs ausprobieren".

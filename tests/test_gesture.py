@@ -208,6 +208,7 @@ NO_FORBIDDEN_YET = pytest.mark.xfail(strict=True, reason=(
     ("gestures-heldout.jsonl", 0.9),   # never tuned on (evals/README.md)
     ("gestures-heldout-2.jsonl", 0.9),  # written after the code, run once: 27 of 29
     ("gestures-heldout-3.jsonl", 0.9),  # written before the own-words fix: 40 → 44 of 47
+    ("gestures-heldout-4.jsonl", 0.9),  # businesses other than food, run once: 13 of 17
 ])
 def test_the_scenario_sets(tmp_path, name, right):
     report = _scenario_eval(tmp_path, name)
@@ -223,7 +224,8 @@ def test_the_scenario_sets(tmp_path, name, right):
 
 @pytest.mark.parametrize("name", [
     "gestures-v1.jsonl", "gestures-heldout.jsonl", "gestures-heldout-2.jsonl",
-    pytest.param("gestures-heldout-3.jsonl", marks=NO_FORBIDDEN_YET)])
+    pytest.param("gestures-heldout-3.jsonl", marks=NO_FORBIDDEN_YET),
+    "gestures-heldout-4.jsonl"])
 def test_no_scenario_offers_a_forbidden_item(tmp_path, name):
     report = _scenario_eval(tmp_path, name)
     named = {item["id"]: item["forbidden_named"] for item in report["items"]
