@@ -227,7 +227,12 @@ def compose(
             grounds = next((ids for option, ids in grounded if option == gesture), [])
         used += ruled_out + grounds
         if gesture and gesture.kind == "history":
-            parts.append(wording.pick(bank.gesture_item, "gesture").format(item=gesture.text))
+            # "your usual …" only for what they keep ordering; a like or a wish is worded
+            # without claiming a habit.
+            ordered = recall is not None and any(
+                order.id == gesture.based_on for order in recall.facts.orders)
+            templates = bank.gesture_item if ordered else bank.gesture_liked
+            parts.append(wording.pick(templates, "gesture").format(item=gesture.text))
         elif gesture and gesture.based_on and recall:
             pref = next(p for p in recall.facts.preferences if p.id == gesture.based_on)
             option = next(g for g in knowledge.gestures if g.kind == gesture.kind)

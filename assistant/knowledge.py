@@ -169,7 +169,8 @@ class PhraseBank(BaseModel):
     fix_critical: list[str]
     question_critical: list[str]
     gesture_preference: list[str]
-    gesture_item: list[str]
+    gesture_item: list[str]  # an item they keep ordering ("your usual …")
+    gesture_liked: list[str]  # an item they like or want, never bought as a habit
     gesture_generic: list[str]
     question: list[str]
     follow_up: list[str]

@@ -412,3 +412,21 @@ def test_a_free_month_only_where_the_customer_has_a_subscription(
     kinds = [option.kind for option in draft.gesture_options]
     assert ("month_free" in kinds) is month, (kinds, draft.reply)
     assert draft.gesture is not None, draft.reply
+
+
+@pytest.mark.parametrize("text", [
+    "My parcel is four days late and nobody answers.",
+    "The invoice lists a charge I never agreed to.",
+    "Your app logged me out twice today.",
+    "The lamp I ordered arrived with a cracked shade.",
+])
+def test_a_wish_is_never_worded_as_a_habit(shipped_policy_assistant, text):
+    """An item the customer wants but never bought is offered without "your usual": the
+    reply must not claim a habit the history does not show."""
+    assistant = shipped_policy_assistant
+    customer = f"wish-{len(text)}-{text.split()[1].lower()}"
+    assistant.add_history(customer, [HistoryItemIn(
+        kind="wishlist", text="Copper kettle, 1.5 l", at="2026-10-01")])
+    draft = assistant.draft(DraftRequest(text=text, customer_id=customer), store=False)
+    assert draft.gesture is not None and draft.gesture.text == "Copper kettle", draft.gesture
+    assert "Copper kettle" in draft.reply and "usual" not in draft.reply, draft.reply
