@@ -78,8 +78,9 @@ def from_history(recall: Recall | None, today: date, cooldown_days: int, complai
     ended = _ended_stems([complaint, *(note.text for note in facts.notes)])
     # What they said they like, then what they come back for, then what a note says they
     # like ("Regular. Always orders the Yirgacheffe"; a note is said less directly).
-    stated, noted = ([Choice(words, [item.id], f"said they like it ({item.id}, {item.at})")
-                      for item in items if (words := liked(item.text))]
+    stated, noted = ([Choice(like.words, [item.id], f"said they {'want' if like.wish else 'like'}"
+                             f" it ({item.id}, {item.at})")
+                      for item in items if (like := liked(item.text))]
                      for items in (facts.preferences, facts.notes))
     choices = [*stated, *_repeat_orders(facts.orders), *noted]
     return [choice for choice in choices

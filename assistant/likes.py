@@ -6,6 +6,7 @@ bakery"; "Mag keine Rosinen" -> nothing. Measured on `tests/data/history-formats
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from .items import item_name
 
@@ -74,6 +75,7 @@ _PRAISED = re.compile(
 # ("Keen on the new forecasting module", "Spurgte om vi sælger en cykeltaske").
 _INTEREST = re.compile(
     r"^(?:(?:he|she|they|customer)\s+)?(?:"
+    r"(?:wish\s*list|wishes|wish|saved(?:\s+items?)?|interests?)\s*:|"  # a wishlist's items
     r"(?:is\s+|are\s+)?(?:very\s+|really\s+|quite\s+)?(?:keen\s+on|interested\s+in|"
     r"curious\s+about)|(?:is\s+|are\s+)?keen\s+to\s+(?:try|get|have)|"
     r"(?:would\s+(?:love|like)|wants?|is\s+dying|'d\s+(?:love|like))\s+to\s+(?:try|have|get)|"
@@ -106,7 +108,16 @@ _DOING = re.compile(r"(?:(?:best|helst|most|am\s+liebsten)\s+)?(?:to|att|å|at|z
 _CLAUSES = re.compile(r"[.;!]\s+|;\s*")
 
 
-def liked(text: str) -> str | None:
+@dataclass(frozen=True)
+class Like:
+    """What the customer likes, in their history's words; `wish` when they want it rather
+    than have it (an interest, a wishlist), so no reply or reason claims they had it."""
+
+    words: str
+    wish: bool = False
+
+
+def liked(text: str) -> Like | None:
     """'Loves the cardamom buns from the lobby bakery' -> 'cardamom buns from the lobby
     bakery', from any clause ("Vegetarian; likes the halloumi burger"); None when the item
     does not say what they like, or says what they like to do ("prefers to be called")."""
@@ -119,13 +130,18 @@ def liked(text: str) -> str | None:
             rest = _VERB_LAST.sub("", clause.strip()[wanted.end():])
             own = rest.split(",")[0]  # "…, never tried it" says nothing against the item
             if not (_DOING.match(rest) or _NEGATED.search(own) or _MATTER.search(own)):
-                return item_name(rest) or None
+                return _named(rest, wish=True)
         match = _LIKES.match(clause.strip())
         if match:
             rest = clause.strip()[match.end():]
             if not _DOING.match(rest) and not _NEGATED.search(rest):
-                return item_name(rest) or None
+                return _named(rest)
         praised = _PRAISED.match(clause.strip())
         if praised and not _NEGATED.search(praised.group(0)):
-            return item_name(praised.group("item") or praised.group("found")) or None
+            return _named(praised.group("item") or praised.group("found"))
     return None
+
+
+def _named(text: str, wish: bool = False) -> Like | None:
+    words = item_name(text)
+    return Like(words, wish) if words else None

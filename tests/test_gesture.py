@@ -421,8 +421,8 @@ def test_a_free_month_only_where_the_customer_has_a_subscription(
     "The lamp I ordered arrived with a cracked shade.",
 ])
 def test_a_wish_is_never_worded_as_a_habit(shipped_policy_assistant, text):
-    """An item the customer wants but never bought is offered without "your usual": the
-    reply must not claim a habit the history does not show."""
+    """An item the customer wants but never bought is offered without "your usual", and its
+    reason says they want it: neither claims a habit the history does not show."""
     assistant = shipped_policy_assistant
     customer = f"wish-{len(text)}-{text.split()[1].lower()}"
     assistant.add_history(customer, [HistoryItemIn(
@@ -430,3 +430,4 @@ def test_a_wish_is_never_worded_as_a_habit(shipped_policy_assistant, text):
     draft = assistant.draft(DraftRequest(text=text, customer_id=customer), store=False)
     assert draft.gesture is not None and draft.gesture.text == "Copper kettle", draft.gesture
     assert "Copper kettle" in draft.reply and "usual" not in draft.reply, draft.reply
+    assert draft.gesture.reason.startswith("said they want it"), draft.gesture.reason
