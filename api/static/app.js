@@ -103,12 +103,6 @@ async function select(i) {
       el("ul", {}, ...(c.reasons[name] || []).map((r) =>
         el("li", { textContent: r.history_id ? `${r.detail} [${r.history_id}]` : r.detail })))));
   $("d-labels").replaceChildren(...labels);
-  const history = await historyOf(d.customer_id).catch(() => []);
-  const byId = Object.fromEntries(history.map((h) => [h.id, h]));
-  $("d-history").replaceChildren(...(d.history_used.length ? d.history_used.map((id) => {
-    const h = byId[id];
-    return el("li", { textContent: h ? `${h.at} · ${h.kind} · ${h.text} [${id}]` : `[${id}]` });
-  }) : [el("li", { className: "muted", textContent: "none" })]));
   $("d-engine").textContent = `${d.engine} · ${d.model} · ${d.prompt_version}` +
     (d.fallback_reason ? ` · fallback: ${d.fallback_reason}` : "");
   $("d-reply").value = d.reply;
@@ -132,6 +126,16 @@ async function select(i) {
     d.gesture ? `Gesture: ${d.gesture.text} (${d.gesture.value} ${d.gesture.currency}) — ${d.gesture.reason}.`
               : "No gesture.", ...choices);
   refreshButtons();
+  // The history comes last: everything the reviewer can type into is set before this wait,
+  // so a reason typed while it loads is not wiped.
+  $("d-history").replaceChildren(el("li", { className: "muted", textContent: "loading…" }));
+  const history = await historyOf(d.customer_id).catch(() => []);
+  if (state.draft !== d) return;  // another draft was chosen meanwhile
+  const byId = Object.fromEntries(history.map((h) => [h.id, h]));
+  $("d-history").replaceChildren(...(d.history_used.length ? d.history_used.map((id) => {
+    const h = byId[id];
+    return el("li", { textContent: h ? `${h.at} · ${h.kind} · ${h.text} [${id}]` : `[${id}]` });
+  }) : [el("li", { className: "muted", textContent: "none" })]));
 }
 
 async function switchGesture(option) {
