@@ -14,7 +14,7 @@ _SEPARATOR = r"(?::|\||\s[-–—]\s)"
 # 2231 -", "#10233 |"), a word alone before a colon ("Bought:"), or a code ("SKU 88123 ").
 _LABEL = re.compile(
     rf"^\s*(?:(?:{_LETTERS}+\.?\s*)?#?\d[\w/.\-]*\s*{_SEPARATOR}|{_LETTERS}+\s*:"
-    rf"|{_LETTERS}+\.?\s*#?\d{{3,}}(?=\s)(?!\s*(?:g|kg|mg|ml|cl|dl|l|oz|lb|min|cm|mm)\b))\s*",
+    rf"|{_LETTERS}+[.-]?\s*#?\d{{3,}}(?=\s)(?!\s*(?:g|kg|mg|ml|cl|dl|l|oz|lb|min|cm|mm)\b))\s*",
     re.IGNORECASE)  # "SKU 88123 …", not "Coffee 500 g"
 # A sentence that says the customer ordered or bought: the verb is not the item.
 _BOUGHT = re.compile(
@@ -27,8 +27,13 @@ _PRICE = re.compile(
 _CURRENCIES = {"€": "EUR", "$": "USD", "£": "GBP", ":-": "SEK", "kr": None, "kr.": None}
 _COUNT = re.compile(r"^\s*(\d+)\s*(?:[x×]|pcs|pc|stk|st|pk|pack|stück|\w+\s+of)?\.?\s+\D|"
                     r"\s[x×]\s*(\d+)\b|\bqty\.?:?\s*(\d+)", re.IGNORECASE)
+# A size or pack, one or several ("500 g", "6x1L", "24 x 330 ml", "6-pack", "6er-Pack").
 _SIZE = re.compile(
-    r"\b\d[\d.,]*\s*(?:g|kg|mg|ml|cl|dl|l|oz|lb|lbs|min|cm|mm)\.?(?=\W|$)", re.IGNORECASE)
+    r"\b(?:\d+\s*[x×]\s*)?\d[\d.,]*(?:er)?[\s-]*(?:g|kg|mg|ml|cl|dl|l|oz|lb|lbs|min|cm|mm|"
+    r"pack|packs|pk|pak|pakke|pakning|packung|förp|förpackning|pcs|stk|st|stück)\.?(?=\W|$)",
+    re.IGNORECASE)
+# A price with no currency after "@" or "à", at the end ("… x1 @ 6.50").
+_AT_PRICE = re.compile(r"\s*(?:@|à)\s*\d[\d.,]*\s*$")
 _COUNT_FIRST = re.compile(
     r"^\d+\s*(?:[x×]|pcs|pc|stk|st|pk|pack|stück|\w+\s+of)?\.?\s+", re.IGNORECASE)
 _COUNT_LAST = re.compile(r"\s+(?:[x×]\s*\d+|\d+\s*[x×])$", re.IGNORECASE)
@@ -131,7 +136,7 @@ def _amount(digits: str) -> float | None:
 
 def _bare(text: str) -> str:
     text = _PARENTHESES.sub("", text)
-    text = _SIZE.sub("", _PRICE.sub("", text))
+    text = _SIZE.sub("", _AT_PRICE.sub("", _PRICE.sub("", text)))
     text = _COUNT_LAST.sub("", _COUNT_FIRST.sub("", text.strip()))
     text = _DETAIL.sub("", text)
     text = _WHEN_OR_WHOM_AFTER.sub("", _WHEN_FIRST.sub("", text.strip()))
