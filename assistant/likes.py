@@ -26,8 +26,11 @@ _HABIT = (r"(?:orders|buys|takes|drinks|eats|gets|picks|chooses|books|reserves|c
           r"brukar\s+\w+|bestiller|køber|tager|drikker|spiser|vælger|booker|"
           r"plejer\s+at\s+\w+|kjøper|velger|pleier\s+å\s+\w+|"
           r"bestellt|kauft|nimmt|trinkt|isst|wählt|bucht|reserviert|pflegt\s+\w+\s+zu)")
+# Who a note says it of: "She loves …", "Hon älskar …", "Kunde mag …".
+_WHO = (r"(?:he|she|they|customer|guest|client|the\s+(?:customer|guest|client)|hon|han|hun|"
+        r"hen|de|kunden|kunde|gästen|gæsten|gjesten|sie|er|der\s+(?:kunde|gast)|die\s+kundin)")
 _LIKES = re.compile(
-    r"^(?:(?:he|she|they|customer)\s+)?(?:"
+    rf"^(?:{_WHO}\s+)?(?:"
     # Idioms of liking, before the habit verbs ("has a weakness for" is no habit of having).
     r"has\s+a\s+(?:real\s+|big\s+)?weakness\s+for|swears\s+by|can'?t\s+resist|"
     r"(?:is\s+)?(?:really\s+|totally\s+|very\s+much\s+)?into|(?:is\s+)?partial\s+to|"
@@ -53,7 +56,11 @@ _LIKES = re.compile(
     rf"(?:{_OFTEN}\s+)?{_HABIT}(?:\s+{_OFTEN})?(?:\s+(?:for|to|on|of))?|"
     # "has" is a habit only with its adverb ("usually has the soup"; "has volumes 1-4" no).
     rf"(?:{_OFTEN}\s+has|has\s+{_OFTEN})|"
-    r"(?:\w+\s+){0,2}\w+:)\s+", re.IGNORECASE)  # "Regular order: …", a preference's label
+    # A label that says what follows is liked ("Regular order: …", "Fave drink = …",
+    # "Favorit: …"); "Diet: vegan", "Segment: Gold" or "Allergies: nuts" say no such thing.
+    r"(?:[\w'-]+\s+){0,2}?[\w-]*(?:fav|lieblings|yndlings|prefer|pref|usual|regular|go-to|"
+    r"standard|stamm|like|love|order|bestill|beställ|bestell|drink|dryck|drikk|getränk|treat|"
+    r"wish|saved|interest)[\w-]*\s*[:=])\s*", re.IGNORECASE)
 # A stated dislike is no gesture ("Dislikes coriander", "Mag keine Rosinen", "Liker ikke …").
 _NEGATED = re.compile(
     r"\b(?:not|never|no(?!-)|dislikes?|hates?|can'?t\s+stand|allerg\w*|inte|ej|aldrig|ogillar|hatar|avskyr|"
@@ -74,7 +81,7 @@ _PRAISED = re.compile(
 # What they would like to have or try: an interest is a gesture too, ranked as a like
 # ("Keen on the new forecasting module", "Spurgte om vi sælger en cykeltaske").
 _INTEREST = re.compile(
-    r"^(?:(?:he|she|they|customer)\s+)?(?:"
+    rf"^(?:{_WHO}\s+)?(?:"
     r"(?:wish\s*list|wishes|wish|saved(?:\s+items?)?|interests?)\s*:|"  # a wishlist's items
     r"(?:is\s+|are\s+)?(?:very\s+|really\s+|quite\s+)?(?:keen\s+on|interested\s+in|"
     r"curious\s+about)|(?:is\s+|are\s+)?keen\s+to\s+(?:try|get|have)|"
@@ -106,6 +113,7 @@ _MATTER = re.compile(
 _DOING = re.compile(r"(?:(?:best|helst|most|am\s+liebsten)\s+)?(?:to|att|å|at|zu)\s|"
                     r"\w+ing\s+(?:the|a|an|my|his|her|their|our|your|it)\b", re.IGNORECASE)
 _CLAUSES = re.compile(r"[.;!]\s+|;\s*")
+_AFTER_COMMA = re.compile(r",\s+|\s+[-–—]\s+")  # "Regular - always gets the chai latte"
 
 
 @dataclass(frozen=True)
@@ -123,7 +131,7 @@ def liked(text: str) -> Like | None:
     does not say what they like, or says what they like to do ("prefers to be called")."""
     clauses = _CLAUSES.split(text.strip())
     # A like may follow a comma too ("VIP guest, usually books the sea-view suite").
-    after_commas = [part for whole in clauses for part in whole.split(", ")[1:]]
+    after_commas = [part for whole in clauses for part in _AFTER_COMMA.split(whole)[1:]]
     for clause in [*clauses, *after_commas]:
         wanted = _INTEREST.match(clause.strip())
         if wanted:
@@ -134,7 +142,10 @@ def liked(text: str) -> Like | None:
         match = _LIKES.match(clause.strip())
         if match:
             rest = clause.strip()[match.end():]
-            if not _DOING.match(rest) and not _NEGATED.search(rest):
+            own = rest.split(",")[0]  # "Likes: dark roast, no sugar"
+            said = match.group(0).strip()
+            label_denies = said.endswith((":", "=")) and _NEGATED.search(said)  # "Dislikes:"
+            if not (_DOING.match(rest) or label_denies or _NEGATED.search(own)):
                 return _named(rest)
         praised = _PRAISED.match(clause.strip())
         if praised and not _NEGATED.search(praised.group(0)):
