@@ -14,7 +14,7 @@ is serious (critical severity: a person decides)."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
 from .items import Price, item_name, item_parts, unit_price
@@ -22,12 +22,13 @@ from .knowledge import Exclusions, FoodFamily, Knowledge, Policy
 from .likes import liked
 from .models import Gesture, HistoryItem, Recall, Severity
 
-# What a note says the customer will not have: the words after it are excluded.
+# What a note says the customer will not have: the words after it are excluded. German may put
+# words between the verb and its "kein" ("isst seit dem Frühjahr kein Schweinefleisch").
 _EXCLUDES = re.compile(
     r"(?:allerg\w*\s+(?:to|against|mot|over\s+for|for|gegen)?|"
     r"(?:does\s+not|doesn'?t|do\s+not|don'?t|never)\s+(?:drink|eat)|no\s+|"
     r"dricker\s+inte|äter\s+inte|drikker\s+ikke|spiser\s+ikke|tåler\s+ikke|"
-    r"trinkt\s+kein\w*|isst\s+kein\w*|verträgt\s+kein\w*|vegan\w*|vegetar\w*)\s*(\w+)?",
+    r"(?:trinkt|isst|verträgt)\s+(?:[^\W\d]+\s+){0,4}?kein\w*|vegan\w*|vegetar\w*)\s*(\w+)?",
     re.IGNORECASE)
 # "Nut allergy", "Nussallergie", "nötallergi": the allergen before the word for allergy.
 _ALLERGEN_FIRST = re.compile(r"\b([^\W\d_]{3,}?)[- ]?allerg", re.IGNORECASE)
@@ -54,6 +55,7 @@ class Choice:
     words: str
     history_ids: list[str]
     reason: str
+    since: date  # the newest item that grounds it
     price: Price | None = None  # one of the item, as the newest order gives it
 
 
@@ -79,14 +81,40 @@ def from_history(recall: Recall | None, today: date, cooldown_days: int, complai
     # What they said they like, then what they come back for, then what a note says they
     # like ("Regular. Always orders the Yirgacheffe"; a note is said less directly).
     stated, noted = ([Choice(like.words, [item.id], f"said they {'want' if like.wish else 'like'}"
-                             f" it ({item.id}, {item.at})")
+                             f" it ({item.id}, {item.at})", item.at)
                       for item in items if (like := liked(item.text))]
                      for items in (facts.preferences, facts.notes))
-    choices = [*stated, *_repeat_orders(facts.orders), *noted]
-    return [choice for choice in choices
-            if not _overlaps(choice.words, [g.text for g in recent])
-            and not _excluded(choice.words, excluded) and not _holds(choice.words, foods)
-            and not any(stem in choice.words.lower() for stem in ended)]
+    choices = [choice for choice in [*stated, *_repeat_orders(facts.orders), *noted]
+               if not _overlaps(choice.words, [g.text for g in recent])
+               and not _excluded(choice.words, excluded) and not _holds(choice.words, foods)
+               and not any(stem in choice.words.lower() for stem in ended)]
+    return _since_restriction(choices, [*facts.notes, *facts.preferences], exclusions)
+
+
+def _since_restriction(choices: list[Choice], notes: list[HistoryItem],
+                       exclusions: Exclusions | None) -> list[Choice]:
+    """Options grounded only before the newest allergy or diet note go after those grounded
+    since, and say so. Nobody says they love what they are allergic to, so a like stated after
+    the note suits them; one stated before it may hold what they cannot have now in a dish
+    whose name does not say so ("pad thai" before "developed a peanut allergy"), while what
+    they ordered since is known to suit them. Nothing is dropped: a person reads the reason."""
+    newest = max((note for note in notes if _restricts(note.text, exclusions)),
+                 key=lambda note: note.at, default=None)
+    if newest is None:
+        return choices
+    before = [replace(choice, reason=f"{choice.reason}; older than {newest.id} ({newest.at}),"
+                      " which may rule it out") for choice in choices if choice.since < newest.at]
+    return [choice for choice in choices if choice.since >= newest.at] + before
+
+
+def _restricts(text: str, exclusions: Exclusions | None) -> bool:
+    """The text says what the customer cannot or will not have (an allergy, a diet, "doesn't
+    drink"); a bare "no" ("no sugar", "no calls after six") is a wish, not a restriction."""
+    return (any(not match.group(0).lower().startswith("no") for match in _EXCLUDES.finditer(text))
+            or any(match.group(1).lower() not in _NOT_AN_ALLERGEN
+                   for match in _ALLERGEN_FIRST.finditer(text))
+            or (exclusions is not None and any(diet.regex.search(text)
+                                               for diet in exclusions.diet)))
 
 
 def own_gestures(
@@ -149,7 +177,7 @@ def _repeat_orders(orders: list[HistoryItem]) -> list[Choice]:
                     key=lambda kv: (-len(kv[1]), -kv[1][0][0].at.toordinal()))
     return [Choice(items[0][1], [order.id for order, _ in items],
                    f"ordered {len(items)} times ({', '.join(order.id for order, _ in items)})",
-                   unit_price(items[0][0].text) if key in priced else None)
+                   items[0][0].at, unit_price(items[0][0].text) if key in priced else None)
             for key, items in ranked]
 
 

@@ -195,11 +195,6 @@ def _scenario_eval(tmp_path: Path, name: str) -> dict:
     return json.loads(out.read_text())
 
 
-NO_FORBIDDEN_YET = pytest.mark.xfail(strict=True, reason=(
-    "not reached on gestures-heldout-3: 1 of 67 replies names a forbidden item, skagenröra "
-    "(a dish of prawns) for a shellfish allergy: the dish's recipe is not in its name; "
-    "evals/README.md"))
-
 
 @pytest.mark.parametrize(("name", "right"), [
     # The first two written before the gesture code (right gesture 0.0 before it); the
@@ -224,7 +219,7 @@ def test_the_scenario_sets(tmp_path, name, right):
 
 @pytest.mark.parametrize("name", [
     "gestures-v1.jsonl", "gestures-heldout.jsonl", "gestures-heldout-2.jsonl",
-    pytest.param("gestures-heldout-3.jsonl", marks=NO_FORBIDDEN_YET),
+    "gestures-heldout-3.jsonl",  # 0 of 67 since a like older than an allergy gives way
     "gestures-heldout-4.jsonl"])
 def test_no_scenario_offers_a_forbidden_item(tmp_path, name):
     report = _scenario_eval(tmp_path, name)
@@ -363,6 +358,20 @@ def test_a_diet_or_allergy_said_in_the_complaint_rules_out_what_holds_it(knowled
     offered = from_history(_recall(*items), TODAY, 180, case["complaint"], knowledge.exclusions)
     first = offered[0].words if offered else None
     assert first == case["expect"], [choice.words for choice in offered]
+
+
+@pytest.mark.parametrize("case", data_cases("newer-restrictions.jsonl"))
+def test_a_like_older_than_an_allergy_or_diet_gives_way_to_what_they_order_since(knowledge,
+                                                                                   case):
+    """"Loves the pad thai" in January, "developed a peanut allergy" in April: the like may
+    hold what they cannot have now, in a dish whose name does not say so. What they have
+    ordered since the note is known to suit them, so it comes first; a like stated after the
+    note, or with no note at all, keeps its place, and nothing is dropped."""
+    items = [_item(f"i{n}", HistoryKind(kind), text, at)
+             for n, (kind, text, at) in enumerate(case["items"])]
+    offered = from_history(_recall(*items), TODAY, 180, "", knowledge.exclusions)
+    assert offered and case["expect"] in offered[0].words.lower(), [
+        choice.words for choice in offered]
 
 
 def test_a_history_exported_as_html_is_read_as_its_text():
