@@ -506,6 +506,9 @@ _SEVERE_MISSED = {"heldout-09": "'Trauung' (a wedding ceremony) is not an event 
 def test_harm_a_missed_lifetime_event_or_an_emptied_account_is_critical(
         offline_assistant, case):
     """The rubric's critical cases written in other words (`tests/data/severe.jsonl`): a
-    broken bone, a missed wedding or funeral, an account emptied, discrimination, illness."""
+    broken bone, a missed wedding or funeral, an account emptied, discrimination, illness,
+    a stranger ordering through the customer's account; and look-alikes that are not (a
+    partner's order on a shared account, a clerk's typo)."""
     labels = offline_assistant.classify(ComplaintIn(text=case["text"]))
-    assert labels.severity == "critical", labels.reasons.severity
+    assert (labels.severity == "critical") is (case["severity"] == "critical"), (
+        labels.severity, labels.reasons.severity)
