@@ -48,9 +48,10 @@ _LIKES = re.compile(
     r"(?:is\s+)?(?:an?\s+)?(?:\w+\s+)?fan\s+(?:of|von|av|af)|can'?t\s+get\s+enough\s+of|"
     r"(?:is\s+)?(?:very\s+)?fond\s+of|has\s+a\s+soft\s+spot\s+for|"
     r"(?:is\s+)?(?:crazy|mad|obsessed)\s+(?:about|with)|"
+    r"(?:keeps\s+)?(?:coming|comes)\s+back\s+for|"
     r"tycker\s+(?:mycket\s+)?om|älskar|gillar|föredrar|"
     r"är\s+(?:så\s+)?förtjust\s+i|(?:er\s+)?(?:veldig\s+|så\s+)?glad\s+i|"
-    r"er\s+(?:vild|glad|vilde)\s+med|elsker|kan\s+lide|"
+    r"er\s+(?:vild|glad|vilde)\s+med|er\s+(?:meget\s+|så\s+)?glad\s+for|elsker|kan\s+lide|"
     r"liker|foretrekker|"
     r"mag|liebt|bevorzugt|"
     rf"(?:{_OFTEN}\s+)?{_HABIT}(?:\s+{_OFTEN})?(?:\s+(?:for|to|on|of))?|"
@@ -108,6 +109,19 @@ _MATTER = re.compile(
     r"erstattung\w*|försening\w*|forsinkelse\w*|verspätung\w*|avtal\w*|aftale\w*|"
     r"avtale\w*|vertrag\w*|kündig\w*|opsig\w*|reklamation\w*|beschwerde\w*|klage\w*)\b",
     re.IGNORECASE)
+# How the customer wants to be dealt with is no gift either: "Prefers contact by email",
+# "Bevorzugt Rechnungen per Post", "Liker best kommunikasjon på engelsk". Channels, contact,
+# papers and languages are a small closed class of words, unlike the things people like.
+_DEALINGS = re.compile(
+    r"\b(?:e-?mails?|mejl\w*|e-?post\w*|phone\s+calls?|calls|telephone|telefon\w*|"
+    r"anruf\w*|sms\w*|text\s+messages?|whats\s?app|newsletters?|nyhetsbrev\w*|"
+    r"nyhedsbrev\w*|notifications?|varsling\w*|benachrichtigung\w*|contact|kontakt|"
+    r"kontakten|communications?|kommunikation|kommunikasjon|receipts?|kvitt(?:o|on|er|ering)\w*|"
+    r"quittung\w*|paperless|papperslös\w*|invoices?|"
+    r"(?:by|per|via|med|mit\s+der)\s+(?:post|mail|brev|letter)|"
+    r"(?:in|på|auf)\s+(?:english|engelska|engelsk|englisch|swedish|svenska|svensk|"
+    r"schwedisch|danish|danska|dansk|dänisch|norwegian|norska|norsk|norwegisch|german|"
+    r"tyska|tysk|deutsch))\b", re.IGNORECASE)
 # What they like to do, not an item: "to sit outside", "best å sitte ute", "zu sitzen",
 # "cancelling the contract".
 _DOING = re.compile(r"(?:(?:best|helst|most|am\s+liebsten)\s+)?(?:to|att|å|at|zu)\s|"
@@ -137,7 +151,8 @@ def liked(text: str) -> Like | None:
         if wanted:
             rest = _VERB_LAST.sub("", clause.strip()[wanted.end():])
             own = rest.split(",")[0]  # "…, never tried it" says nothing against the item
-            if not (_DOING.match(rest) or _NEGATED.search(own) or _MATTER.search(own)):
+            if not (_DOING.match(rest) or _NEGATED.search(own) or _MATTER.search(own)
+                    or _DEALINGS.search(own)):
                 return _named(rest, wish=True)
         match = _LIKES.match(clause.strip())
         if match:
@@ -145,7 +160,8 @@ def liked(text: str) -> Like | None:
             own = rest.split(",")[0]  # "Likes: dark roast, no sugar"
             said = match.group(0).strip()
             label_denies = said.endswith((":", "=")) and _NEGATED.search(said)  # "Dislikes:"
-            if not (_DOING.match(rest) or label_denies or _NEGATED.search(own)):
+            if not (_DOING.match(rest) or label_denies or _NEGATED.search(own)
+                    or _DEALINGS.search(own)):
                 return _named(rest)
         praised = _PRAISED.match(clause.strip())
         if praised and not _NEGATED.search(praised.group(0)):
