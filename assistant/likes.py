@@ -14,12 +14,16 @@ from .items import item_name
 # A habit of buying or having something counts as liking it ("usually orders the …", "tar
 # alltid …", "trinkt gern …"): the verbs of ordering, buying, eating and drinking, with the
 # adverbs of habit around them.
-_OFTEN = (r"(?:usually|always|often|mostly|normally|typically|(?:almost|nearly)\s+always|"
-          r"as\s+a\s+rule|most\s+of\s+the\s+time|more\s+often\s+than\s+not|alltid|oftast|"
-          r"ofta|gärna|nästan\s+alltid|för\s+det\s+mesta|som\s+regel|i\s+regel|mestadels|"
-          r"altid|ofte|gerne|næsten\s+altid|for\s+det\s+meste|som\s+oftest|nesten\s+alltid|"
-          r"stort\s+sett|i\s+regelen|immer|meistens|meist|oft|gern|gerne|fast\s+immer|"
-          r"am\s+liebsten|besonders\s+gerne?|vor\s+allem|in\s+der\s+regel)")
+# How often (a habit) and how gladly (a preference, often of a kind: "trägt am liebsten
+# Naturfasern"); only how often makes any verb a habit (_ANY_HABIT).
+_FREQUENTLY = (r"(?:usually|always|often|mostly|normally|typically|(?:almost|nearly)\s+always|"
+               r"as\s+a\s+rule|most\s+of\s+the\s+time|more\s+often\s+than\s+not|alltid|"
+               r"oftast|ofta|nästan\s+alltid|för\s+det\s+mesta|som\s+regel|i\s+regel|"
+               r"mestadels|altid|ofte|næsten\s+altid|for\s+det\s+meste|som\s+oftest|"
+               r"nesten\s+alltid|stort\s+sett|i\s+regelen|immer|meistens|meist|oft|"
+               r"fast\s+immer|in\s+der\s+regel)")
+_OFTEN = (rf"(?:{_FREQUENTLY}|gärna|gerne|gern|am\s+liebsten|besonders\s+gerne?|"
+          r"vor\s+allem)")
 _HABIT = (r"(?:orders|buys|takes|drinks|eats|gets|picks|chooses|books|reserves|collects|"
           r"goes\s+for|asks\s+for|beställer|köper|tar|dricker|äter|väljer|bokar|"
           r"samlar\s+på|samler\s+på|sammelt|"
@@ -100,6 +104,28 @@ _INTEREST = re.compile(
     r"|^(?:möchte|würde|will)\s+(?:gerne?\s+)?(?:mal\s+)?(?=.+\s(?:aus)?(?:probieren|testen)$)"
     r"|^hat\s+ein\s+auge\s+auf\s+(?=.+\sgeworfen$)", re.IGNORECASE)
 _VERB_LAST = re.compile(r"\s+(?:(?:aus)?probieren|testen|geworfen)$", re.IGNORECASE)
+# Any verb with an adverb of habit is a habit too ("Always adds the scalp massage", "Hyr
+# nästan alltid tandemcykeln", "Mietet meistens das E-Bike"), so the verbs of taking need no
+# list; the habits that are no liking do ("always complains about", "glemmer altid"), and so
+# do the words that start no item ("comes in late", "kommer alltid för sent").
+_ANY_HABIT = re.compile(
+    rf"^(?:{_WHO}\s+)?(?:{_FREQUENTLY}\s+(?P<verb>[^\W\d_]+)|"
+    rf"(?P<verb_first>[^\W\d_]+)(?:\s+(?:sich|sig|seg))?\s+{_FREQUENTLY})\s+"
+    r"(?:(?:sich|sig|seg)\s+)?",
+    re.IGNORECASE)
+_NO_LIKING = re.compile(
+    r"(?:complain|return|forget|lose|loses|lost|cancel|pay|dispute|leave|call|bring|tip|park|"
+    r"sit|arrive|come|miss|skip|decline|refuse|avoid|klaga|klage|beschwer|returner|"
+    r"lämnar|efterlad|forlat|läss|glöm|glem|vergiss|vergess|tappa|förlora|mister|taber|"
+    r"verlier|avbok|afbestil|avbestil|storn|sagt|betal|zahl|ring|ruft|kommer|kommt|sitt|"
+    r"sidd|sitz|parker|tar\s+med|tager\s+med)", re.IGNORECASE)
+_NO_ITEM_START = re.compile(
+    r"(?:about|at|in|from|by|late|early|after|before|up|out|back|off|away|home|there|here|"
+    r"too|om|i|med|efter|från|sent|tidigt|hem|fra|tidlig|tidligt|hjem|zu|über|mit|nach|von|"
+    r"bei|spät|früh|heim|zurück|tilbage|tillbaka|tilbake|for\s+sent|för\s+sent)\b",
+    re.IGNORECASE)
+# A verb of choosing may take its preposition: "upgrades to the lounge pass", "opts for".
+_CHOSEN = re.compile(r"^(?:to|for|on|with|till|för|på|til|auf|für)\s+", re.IGNORECASE)
 # What a support note asks about is a matter to settle, not something to give: "interested
 # in a better price", "asked about the status of her refund".
 _MATTER = re.compile(
@@ -162,6 +188,14 @@ def liked(text: str) -> Like | None:
             label_denies = said.endswith((":", "=")) and _NEGATED.search(said)  # "Dislikes:"
             if not (_DOING.match(rest) or label_denies or _NEGATED.search(own)
                     or _DEALINGS.search(own)):
+                return _named(rest)
+        habit = _ANY_HABIT.match(clause.strip())
+        if habit:
+            rest = _CHOSEN.sub("", clause.strip()[habit.end():], count=1)
+            own = rest.split(",")[0]
+            verb = habit.group("verb") or habit.group("verb_first")
+            if not (_NO_LIKING.match(verb) or _NO_ITEM_START.match(rest) or _DOING.match(rest)
+                    or _NEGATED.search(own) or _DEALINGS.search(own) or _MATTER.search(own)):
                 return _named(rest)
         praised = _PRAISED.match(clause.strip())
         if praised and not _NEGATED.search(praised.group(0)):
