@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from .errors import InvalidInput
-from .gesture import own_gestures
+from .gesture import no_treat, own_gestures
 from .knowledge import GestureOption, Knowledge
 from .language import DRAFT_LANGUAGES
 from .models import Classification, Draft, FollowUp, Gesture, HistoryItem, Recall, Severity
@@ -218,8 +218,8 @@ def compose(
         parts += [wording.pick(bank.apology, "apology").format(failure=failure),
                   wording.pick(bank.ownership, "ownership"),
                   wording.pick(bank.fix[category], "fix").format(when=when) + "."]
-        grounded, ruled_out = gesture_options(knowledge, recall, severity, language, today,
-                                              cooldown_days, understood.reading.text)
+        grounded, ruled_out = ([], []) if no_treat(classification) else gesture_options(
+            knowledge, recall, severity, language, today, cooldown_days, understood.reading.text)
         options = [option for option, _ in grounded]
         gesture, grounds = grounded[0] if grounded else (None, [])
         if switched is not None:

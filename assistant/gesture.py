@@ -9,7 +9,7 @@ items (recall is per customer), anything given within the cooldown or that alrea
 complaint came after it), anything a note says the
 customer cannot or will not have (an allergy, "does not drink"), anything the customer ended
 (a note, or the complaint: "charged for the plan I cancelled"), or any treat where the harm
-is serious (critical severity: a person decides)."""
+is serious (`no_treat`: a person decides)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from datetime import date, timedelta
 from .items import Price, item_name, item_parts, unit_price
 from .knowledge import Exclusions, FoodFamily, Knowledge, Policy
 from .likes import liked
-from .models import Gesture, HistoryItem, Recall, Severity
+from .models import Classification, Gesture, HistoryItem, Recall, Severity
 
 # What a note says the customer will not have: the words after it are excluded. German may put
 # words between the verb and its "kein" ("isst seit dem Frühjahr kein Schweinefleisch").
@@ -117,17 +117,25 @@ def _restricts(text: str, exclusions: Exclusions | None) -> bool:
                                                for diet in exclusions.diet)))
 
 
+def no_treat(classification: Classification) -> bool:
+    """No treat where the harm is serious (critical: harm done, a breach, a missed lifetime
+    event): the reply offers a call and a person decides. Tried and not kept: a health or
+    safety complaint labelled high as well (every such line of `recovery-v1` is critical by
+    gold, 3 of 3), because the labels call burnt toast that too (evals/README.md)."""
+    return classification.severity is Severity.critical
+
+
 def own_gestures(
     knowledge: Knowledge, recall: Recall | None, severity: Severity, today: date,
     cooldown_days: int, complaint: str,
 ) -> list[tuple[Gesture, list[str]]]:
     """The customer's own options within the policy cap, best first, each with the history
-    items that ground it; none where the harm is serious or the policy offers no own items
-    (the catalogue then decides, `draft.gesture_options`). An item is worth what its order
-    says one costs, else the policy's treat value; one worth more than the cap is not
-    offered."""
+    items that ground it; none where the policy offers no own items (the catalogue then
+    decides, `draft.gesture_options`). Whether any treat fits at all is `no_treat`'s. An
+    item is worth what its order says one costs, else the policy's treat value; one worth
+    more than the cap is not offered."""
     policy = knowledge.policy
-    if severity is Severity.critical or "own_items" not in policy.offers:
+    if "own_items" not in policy.offers:
         return []
     cap = policy.caps[severity]
     options = []

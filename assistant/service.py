@@ -26,6 +26,7 @@ from .cues import find_cues
 from .draft import Switched, compose, gesture_options, require_draft_language
 from .embeddings import make_embeddings
 from .errors import InvalidInput
+from .gesture import no_treat
 from .history import ChromaConnection, HistoryStore
 from .injection import warnings_for
 from .keys import KeyStore
@@ -396,7 +397,7 @@ class Assistant:
             except LLMFailure as failure:
                 fallback_reason, usage = f"draft: {failure}", usage.plus(failure.usage)
             else:  # what a reviewer may switch to, as the offline composer would offer it
-                options = [] if labels.severity is Severity.critical else [
+                options = [] if no_treat(labels) else [
                     option for option, _ in gesture_options(
                         knowledge, case.recall, labels.severity, labels.language, today,
                         cooldown, case.understood.reading.text)[0]]

@@ -3,6 +3,7 @@ from datetime import date
 import pytest
 
 from assistant.errors import InvalidInput
+from assistant.gesture import no_treat
 from assistant.history import read_history_file
 from assistant.models import ComplaintIn, DraftRequest, HistoryItemIn
 from assistant.settings import REPO_ROOT
@@ -52,6 +53,23 @@ def test_recent_gesture_is_not_repeated_and_critical_gets_none(assistant):
     assert draft.gesture is None or draft.gesture.kind != "coffee"
     critical = assistant.draft(DraftRequest(text="We got food poisoning from your buffet."))
     assert critical.gesture is None and critical.classification.route == "escalate"
+
+
+def test_no_treat_nor_options_where_the_harm_is_serious(assistant):
+    """Critical: the reply offers a call, and no treat or option is drafted for a reviewer to
+    switch to; the same customer's next, ordinary complaint gets their like again."""
+    assistant.add_history("c6", [
+        HistoryItemIn(kind="preference", text="Loves the pistachio gelato", at=date(2026, 9, 1))])
+    draft = assistant.draft(DraftRequest(
+        text="My daughter needed surgery on her hand after your blender blade came loose.",
+        customer_id="c6"))
+    assert draft.classification.severity == "critical", draft.classification.reasons
+    assert no_treat(draft.classification)
+    assert draft.gesture is None and draft.gesture_options == []
+    assert "gelato" not in draft.reply.lower()
+    ordinary = assistant.draft(DraftRequest(text="My order arrived a day late.",
+                                            customer_id="c6"))
+    assert ordinary.gesture is not None and "gelato" in ordinary.reply.lower()
 
 
 def test_wording_varies_between_complaints(assistant):

@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime, timedelta
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 
 from ..draft import Wording, allowed_gestures, sign_off
-from ..gesture import own_gestures
+from ..gesture import no_treat, own_gestures
 from ..knowledge import GestureOption, Knowledge
 from ..models import (
     CheckResult,
@@ -133,8 +133,8 @@ class LLMEngine:
         # catalogue kind, or none.
         own = {f"own-{n}": gesture for n, (gesture, _) in enumerate(own_gestures(
             knowledge, recall, severity, today, cooldown, understood.reading.text), start=1)}
-        if severity is Severity.critical:
-            allowed = []
+        if no_treat(classification):
+            allowed, own = [], {}
         offer = Offer(allowed, own)
         pii = understood.redaction
         block = self._history(recall, pii)
