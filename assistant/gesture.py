@@ -82,8 +82,8 @@ def from_history(recall: Recall | None, today: date, cooldown_days: int, complai
     # like ("Regular. Always orders the Yirgacheffe"; a note is said less directly).
     stated, noted = ([Choice(like.words, [item.id], f"said they {'want' if like.wish else 'like'}"
                              f" it ({item.id}, {item.at})", item.at)
-                      for item in items if (like := liked(item.text))]
-                     for items in (facts.preferences, facts.notes))
+                      for item in items if (like := liked(item.text, preference))]
+                     for items, preference in ((facts.preferences, True), (facts.notes, False)))
     choices = [choice for choice in [*stated, *_repeat_orders(facts.orders), *noted]
                if not _overlaps(choice.words, [g.text for g in recent])
                and not _excluded(choice.words, excluded) and not _holds(choice.words, foods)

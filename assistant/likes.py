@@ -22,7 +22,7 @@ _FREQUENTLY = (r"(?:usually|always|often|mostly|normally|typically|(?:almost|nea
                r"mestadels|altid|ofte|næsten\s+altid|for\s+det\s+meste|som\s+oftest|"
                r"nesten\s+alltid|stort\s+sett|i\s+regelen|immer|meistens|meist|oft|"
                r"fast\s+immer|in\s+der\s+regel)")
-_OFTEN = (rf"(?:{_FREQUENTLY}|gärna|gerne|gern|am\s+liebsten|besonders\s+gerne?|"
+_OFTEN = (rf"(?:{_FREQUENTLY}|gärna|gerne|gjerne|gern|am\s+liebsten|besonders\s+gerne?|"
           r"vor\s+allem)")
 _HABIT = (r"(?:orders|buys|takes|drinks|eats|gets|picks|chooses|books|reserves|collects|"
           r"goes\s+for|asks\s+for|beställer|köper|tar|dricker|äter|väljer|bokar|"
@@ -78,9 +78,10 @@ _PRAISE = (r"(?:(?:simply|just|absolutely|really|so|truly|einfach|wirklich|helt|
            r"(?:(?:his|her|their|hans|hennes|hendes|ihr|sein)\s+)?\w*fav\w*|lieblings\w*|"
            r"amazing|wonderful|delicious|great|perfect|fantastic|superb|underbar|fantastisk|"
            r"lækker|herlig|nydelig|großartig|toll|köstlich|lecker|wunderbar|spitze|klasse)\b")
+_SAYS = (r"(?:says|said|thinks|finds|feels|tycker|anser|säger|synes|siger|mener|sier|meint|"
+         r"sagt|findet)")
 _PRAISED = re.compile(
-    r"^(?:(?:says|said|thinks|finds|feels|tycker|anser|säger|synes|siger|mener|sier|meint|"
-    r"sagt|findet)\s+(?:that\s+|att\s+|at\s+|dass\s+)?)?(?P<item>.+?)\s+"
+    rf"^(?:{_SAYS}\s+(?:that\s+|att\s+|at\s+|dass\s+)?)?(?P<item>.+?)\s+"
     rf"(?:is|are|was|were|är|var|er|ist|sind|war)\s+{_PRAISE}|"
     rf"^(?:finds|findet)\s+(?P<found>.+?)\s+{_PRAISE}", re.IGNORECASE)
 # What they would like to have or try: an interest is a gesture too, ranked as a like
@@ -156,6 +157,25 @@ _CLAUSES = re.compile(r"[.;!]\s+|;\s*")
 _AFTER_COMMA = re.compile(r",\s+|\s+[-–—]\s+")  # "Regular - always gets the chai latte"
 
 
+# A preference item says by its kind that its thing is liked, so where no grammar of liking
+# is found its object may still be read from the sentence's shape, in words never listed:
+# after the business's own possessive ("Schätzt unseren Apfelstrudel", "Lever för våra
+# kanelsnäckor"), a preposition of feeling ("Raves about the ramen", "Big on the spicy
+# wings", "Kommt wegen der Maultaschen"), or a copula ("Her thing is the eggs benedict").
+# Not after "with", "at" or "in" (where and how: "Works at the hospital"), nor after a
+# verb's bare object ("Drives the blue Volvo").
+_OBJECT = re.compile(
+    r"(?:\b(?:our|unser\w*|vår|våra|vårt|våre|vores|jeres|era|ert|eure\w*)\s+|"
+    r"\b(?:to|about|for|on|over|för|av|af|til|wegen|für|über|auf)\s+"
+    r"(?:(?:the|a|an|en|ett|et|ei|den|det|de|der|die|das|dem|des|ein|eine|einen|einem)\s+)?|"
+    r"\b(?:is|are|är|er|ist|sind)\s+(?:the|a|an|den|det|der|die|das)\s+)(?=[^\W\d_])",
+    re.IGNORECASE)
+
+
+_SAID = re.compile(rf"^{_SAYS}\b", re.IGNORECASE)
+_FOR = re.compile(r"\b(?:for|för|wegen|für)\s+(?:[^\W\d_]+\s+)?$", re.IGNORECASE)
+
+
 @dataclass(frozen=True)
 class Like:
     """What the customer likes, in their history's words; `wish` when they want it rather
@@ -165,10 +185,34 @@ class Like:
     wish: bool = False
 
 
-def liked(text: str) -> Like | None:
+def liked(text: str, preference: bool = False) -> Like | None:
     """'Loves the cardamom buns from the lobby bakery' -> 'cardamom buns from the lobby
     bakery', from any clause ("Vegetarian; likes the halloumi burger"); None when the item
-    does not say what they like, or says what they like to do ("prefers to be called")."""
+    does not say what they like, or says what they like to do ("prefers to be called").
+    A `preference` item's object is read by its shape when no grammar of liking is found."""
+    found = _liked(text)
+    return found if found or not preference else _object(text)
+
+
+def _object(text: str) -> Like | None:
+    for clause in _CLAUSES.split(text.strip()):
+        starts = list(_OBJECT.finditer(clause))
+        # A clause the grammar of liking read and refused ("Likes to sit near the window"),
+        # or one that reports an opinion ("Says the parking is a nightmare"), stays refused.
+        read = any(grammar.match(clause) for grammar in (_LIKES, _INTEREST, _ANY_HABIT,
+                                                          _SAID))
+        if not starts or read or _NEGATED.search(clause) or _DEALINGS.search(clause) \
+                or _MATTER.search(clause):
+            continue
+        rest = clause[starts[-1].end():]
+        # "Comes for our …" is a like; "Pays with our …" and "Comes late to …" are not.
+        denied = _NO_LIKING.match(clause.split()[0]) and not _FOR.search(clause[:-len(rest)])
+        if not (denied or _NO_ITEM_START.match(rest) or _DOING.match(rest)):
+            return _named(rest.split(",")[0])
+    return None
+
+
+def _liked(text: str) -> Like | None:
     clauses = _CLAUSES.split(text.strip())
     # A like may follow a comma too ("VIP guest, usually books the sea-view suite").
     after_commas = [part for whole in clauses for part in _AFTER_COMMA.split(whole)[1:]]

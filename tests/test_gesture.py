@@ -47,6 +47,8 @@ _FORMATS_MISSED = {
     "like-g07": "two liked items ('brunost og lefse') stay one option",
     "want-h02": "'till läsplattan' goes as a for-whom phrase; 'skinnfodral' is still the item",
     "want-h03": "a month after the item ('i december') stays part of it",
+    "obj-h03": "'sætter pris på' (appreciates) holds 'pris', a support matter's word (price)",
+    "obj-h04": "'bestiller aldrig noget andet end' (never anything but) reads as a denial",
 }
 
 
