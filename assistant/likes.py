@@ -163,11 +163,12 @@ _AFTER_COMMA = re.compile(r",\s+|\s+[-–—]\s+")  # "Regular - always gets the
 # kanelsnäckor"), a preposition of feeling ("Raves about the ramen", "Big on the spicy
 # wings", "Kommt wegen der Maultaschen"), or a copula ("Her thing is the eggs benedict").
 # Not after "with", "at" or "in" (where and how: "Works at the hospital"), nor after a
-# verb's bare object ("Drives the blue Volvo").
+# verb's bare object ("Drives the blue Volvo"); after a preposition only with an article, as
+# Danish "to" is two and "til kona" a recipient ("Bestilte jordbærsmoothie to gange").
 _OBJECT = re.compile(
     r"(?:\b(?:our|unser\w*|vår|våra|vårt|våre|vores|jeres|era|ert|eure\w*)\s+|"
-    r"\b(?:to|about|for|on|over|för|av|af|til|wegen|für|über|auf)\s+"
-    r"(?:(?:the|a|an|en|ett|et|ei|den|det|de|der|die|das|dem|des|ein|eine|einen|einem)\s+)?|"
+    r"\b(?:to|about|for|on|over|för|av|af|wegen|für|über|auf)\s+"
+    r"(?:the|a|an|en|ett|et|ei|den|det|de|der|die|das|dem|des|ein|eine|einen|einem)\s+|"
     r"\b(?:is|are|är|er|ist|sind)\s+(?:the|a|an|den|det|der|die|das)\s+)(?=[^\W\d_])",
     re.IGNORECASE)
 

@@ -443,9 +443,15 @@ def test_an_answer_that_is_all_reasoning_falls_back_and_says_why(llm, fake):
 def _picky(refuses: set[str]):
     """A server that refuses, on every request, what some real ones refuse: `temperature`
     other than 1 (OpenAI's reasoning models), `json_schema` (servers without a grammar),
-    `json_object` (LM Studio); it answers labels when nothing it refuses is asked."""
+    `json_object` (LM Studio), `max_completion_tokens` (servers that validate strictly and
+    predate it, in the words of vLLM's validator); it answers labels when nothing it refuses
+    is asked."""
     def answer(seen: Seen) -> Fail | Answer:
         body = seen.body
+        if "max_completion_tokens" in refuses and "max_completion_tokens" in body:
+            return Fail(400, message=(
+                "[{'type': 'extra_forbidden', 'loc': ('body', 'max_completion_tokens'), "
+                "'msg': 'Extra inputs are not permitted', 'input': 600}]"))
         if "temperature" in refuses and body.get("temperature", 1) != 1:
             return Fail(400, param="temperature", message=(
                 "Unsupported value: 'temperature' does not support 0 with this model. "
@@ -461,6 +467,8 @@ def _picky(refuses: set[str]):
     ({"temperature"}, "json_schema", False),
     ({"json_schema"}, "json_object", True),
     ({"temperature", "json_schema", "json_object"}, None, True),
+    ({"max_completion_tokens"}, "json_schema", False),
+    ({"max_completion_tokens", "json_schema"}, "json_object", True),
 ])
 def test_a_server_that_refuses_a_request_setting_gets_it_once_and_then_without(
         tmp_path, refuses, structured, prompt_has_schema):
@@ -477,6 +485,9 @@ def test_a_server_that_refuses_a_request_setting_gets_it_once_and_then_without(
     assert first.usage.calls == 1 + refused and second.usage.calls == 1
     last = server.seen[-1].body
     assert ("temperature" in last) == ("temperature" not in refuses)
+    # The output limit is kept, under the name the server takes.
+    limit = "max_tokens" if "max_completion_tokens" in refuses else "max_completion_tokens"
+    assert last[limit] > 0 and len({"max_tokens", "max_completion_tokens"} & set(last)) == 1
     assert (last.get("response_format") or {}).get("type") == structured
     assert ("matches this JSON schema" in last["messages"][0]["content"]) == prompt_has_schema
 

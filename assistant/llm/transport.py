@@ -127,13 +127,21 @@ class ChatCaller:
         """What we change when a server rejects one of our optional request settings, or None
         when the rejection is about something else. Reasoning models take no `temperature`;
         a server without a grammar refuses `json_schema` (the schema then goes into the prompt
-        under `json_object`), and some refuse `json_object` as well (then the prompt alone)."""
+        under `json_object`), and some refuse `json_object` as well (then the prompt alone);
+        servers that validate strictly and predate it refuse `max_completion_tokens` (the
+        same limit then goes as `max_tokens`)."""
         if exc.status_code not in (400, 422):
             return None
         said = f"{exc.param or ''} {_server_message(exc)}".lower()
         if "temperature" in said and self._chat.temperature is not None:
             self._chat = self._chat.model_copy(update={"temperature": None})
             return "no temperature (the server refused temperature=0)"
+        if "max_completion_tokens" in said and self._chat.max_tokens is not None:
+            # LangChain renames max_tokens to max_completion_tokens; the body's own field
+            # is sent as it is.
+            self._chat = self._chat.model_copy(update={"max_tokens": None, "extra_body": {
+                **(self._chat.extra_body or {}), "max_tokens": self._chat.max_tokens}})
+            return "max_tokens (the server refused max_completion_tokens)"
         step = (_STRUCTURED_LADDER.index(self.structured)
                 if self.structured in _STRUCTURED_LADDER[:-1] else None)
         if step is not None and any(word in said for word in (
