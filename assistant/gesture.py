@@ -223,8 +223,10 @@ def _ruled_out_foods(texts: list[str], excluded: set[str],
 
 
 def _holds(words: str, families: list[FoodFamily]) -> bool:
+    """An option holds a family by one of its words, or by the family's own name ("the
+    seafood platter" for a shellfish allergy, "Meeresfrüchte-Risotto" for a vegan)."""
     return any(_names_food(family.not_of_it.sub(" ", words) if family.not_of_it else words,
-                           family.words) for family in families)
+                           [*family.words, *family.names]) for family in families)
 
 
 def _names_food(words: str, foods: list[str]) -> bool:

@@ -50,6 +50,8 @@ _LIKES = re.compile(
     r"am\s+liebsten|preferably|ideally)|"  # a note's verbless "Gerne Hafercappuccino"
     r"(?:favou?rite|favorit|favoritt|lieblings\w*|preference)(?:\s+is)?:?|"
     r"(?:is\s+)?(?:an?\s+)?(?:\w+\s+)?fan\s+(?:of|von|av|af)|can'?t\s+get\s+enough\s+of|"
+    r"kan\s+inte\s+få\s+nog\s+av|kan\s+ikke\s+få\s+nok\s+(?:af|av)|"
+    r"(?:kann|bekommt|kriegt)\s+nicht\s+genug\s+(?:bekommen\s+)?(?:von|vom)|"
     r"(?:is\s+)?(?:very\s+)?fond\s+of|has\s+a\s+soft\s+spot\s+for|"
     r"(?:is\s+)?(?:crazy|mad|obsessed)\s+(?:about|with)|"
     r"(?:keeps\s+)?(?:coming|comes)\s+back\s+for|"
