@@ -39,10 +39,10 @@ _lock = Lock()
 # Danish and Bokmål share most words; these differ in spelling and settle a close call.
 _NB_MARKERS = frozenset({"dere", "meg", "deg", "seg", "noe", "hva", "ble", "etter", "fikk",
                          "kjøpt", "ingenting", "hvorfor", "bestilling", "uker", "penger",
-                         "igjen", "noen", "mye", "også", "kveld", "gikk", "ganger"})
+                         "igjen", "noen", "mye", "også", "kveld", "gikk", "ganger", "dager"})
 _DA_MARKERS = frozenset({"jer", "mig", "dig", "sig", "noget", "hvad", "blev", "efter", "fik",
                          "købt", "intet", "hvorfor", "bestilling", "uger", "penge",
-                         "igen", "nogen", "meget", "også", "aften", "gik", "gange"})
+                         "igen", "nogen", "meget", "også", "aften", "gik", "gange", "dage"})
 # Danish addresses a company as "I" (Bokmål: "dere"); inside a sentence a capital I is that
 # pronoun, while at a sentence's start it may be Bokmål's preposition ("I går …").
 _DA_YOU = re.compile(r"(?<=[a-zæøå,]\s)I\b")

@@ -30,9 +30,19 @@ _HABIT = (r"(?:orders|buys|takes|drinks|eats|gets|picks|chooses|books|reserves|c
           r"brukar\s+\w+|bestiller|køber|tager|drikker|spiser|vælger|booker|"
           r"plejer\s+at\s+\w+|kjøper|velger|pleier\s+å\s+\w+|"
           r"bestellt|kauft|nimmt|trinkt|isst|wählt|bucht|reserviert|pflegt\s+\w+\s+zu)")
-# Who a note says it of: "She loves …", "Hon älskar …", "Kunde mag …".
+# Who a note says it of: "She loves …", "Hon älskar …", "Kunde mag …"; or, before a verb of
+# liking, anyone the customer brings, in two words at most ("Hans kone er vild med …", "Die
+# Kinder lieben …", "My husband adores …"), unless those words deny it ("Nobody likes …").
 _WHO = (r"(?:he|she|they|customer|guest|client|the\s+(?:customer|guest|client)|hon|han|hun|"
         r"hen|de|kunden|kunde|gästen|gæsten|gjesten|sie|er|der\s+(?:kunde|gast)|die\s+kundin)")
+_SOMEONE_LIKES = re.compile(
+    r"^(?P<who>(?:[^\W\d_]+\s+)?[^\W\d_]+)\s+(?:"
+    r"(?:really\s+)?(?:likes?|loves?|enjoys?|prefers?|adores?)|älskar|gillar|tycker\s+om|"
+    r"föredrar|elsker|kan\s+lide|er\s+(?:helt\s+)?(?:vild|vilde|glad)\s+(?:med|i)|liker|"
+    r"foretrekker|digger|mag|mögen|liebt|lieben|bevorzugt|bevorzugen|schwärm\w*\s+für|"
+    r"(?:is|are)\s+(?:crazy|mad)\s+about|goes?\s+(?:mad|crazy|wild)\s+for)\s+",
+    re.IGNORECASE)
+_NOBODY = re.compile(r"(?:nobody|no\s+one|none|ingen|niemand|keiner|keine)\b", re.IGNORECASE)
 _LIKES = re.compile(
     rf"^(?:{_WHO}\s+)?(?:"
     # Idioms of liking, before the habit verbs ("has a weakness for" is no habit of having).
@@ -45,7 +55,7 @@ _LIKES = re.compile(
     r"hat\s+eine\s+(?:große\s+|echte\s+)?schwäche\s+für|schwört\s+auf|schwärmt\s+für|"
     r"svärmar\s+för|sværmer\s+for|sverger\s+til|"
     r"steht\s+(?:total\s+|voll\s+|sehr\s+|richtig\s+)?auf|"
-    r"(?:really\s+)?(?:likes|loves|enjoys|prefers|adores)|"
+    r"(?:really\s+)?(?:likes?|loves?|enjoys?|prefers?|adores?)|"  # a plural subject too
     r"(?:sehr\s+|mycket\s+|meget\s+|veldig\s+)?(?:gerne|gern|gärna|gjerne|helst|"
     r"am\s+liebsten|preferably|ideally)|"  # a note's verbless "Gerne Hafercappuccino"
     r"(?:favou?rite|favorit|favoritt|lieblings\w*|preference)(?:\s+is)?:?|"
@@ -58,8 +68,8 @@ _LIKES = re.compile(
     r"tycker\s+(?:mycket\s+)?om|älskar|gillar|föredrar|"
     r"är\s+(?:så\s+)?förtjust\s+i|(?:er\s+)?(?:veldig\s+|så\s+)?glad\s+i|"
     r"er\s+(?:vild|glad|vilde)\s+med|er\s+(?:meget\s+|så\s+)?glad\s+for|elsker|kan\s+lide|"
-    r"liker|foretrekker|"
-    r"mag|liebt|bevorzugt|"
+    r"liker|foretrekker|digger|"
+    r"mag|mögen|liebt|lieben|bevorzugt|bevorzugen|"
     rf"(?:{_OFTEN}\s+)?{_HABIT}(?:\s+{_OFTEN})?(?:\s+(?:for|to|on|of))?|"
     # "has" is a habit only with its adverb ("usually has the soup"; "has volumes 1-4" no).
     rf"(?:{_OFTEN}\s+has|has\s+{_OFTEN})|"
@@ -67,7 +77,8 @@ _LIKES = re.compile(
     # "Favorit: …"); "Diet: vegan", "Segment: Gold" or "Allergies: nuts" say no such thing.
     r"(?:[\w'-]+\s+){0,2}?[\w-]*(?:fav|lieblings|yndlings|prefer|pref|usual|regular|go-to|"
     r"standard|stamm|like|love|order|bestill|beställ|bestell|drink|dryck|drikk|getränk|treat|"
-    r"wish|saved|interest)[\w-]*\s*[:=])\s*", re.IGNORECASE)
+    r"wish|saved|interest)[\w-]*\s*[:=])"
+    r"(?![^\W\d_])\s*", re.IGNORECASE)  # a whole word: not "into" in "intolerant"
 # A stated dislike is no gesture ("Dislikes coriander", "Mag keine Rosinen", "Liker ikke …").
 _NEGATED = re.compile(
     r"\b(?:not|never|no(?!-)|dislikes?|hates?|can'?t\s+stand|allerg\w*|inte|ej|aldrig|ogillar|hatar|avskyr|"
@@ -219,35 +230,40 @@ def _liked(text: str) -> Like | None:
     clauses = _CLAUSES.split(text.strip())
     # A like may follow a comma too ("VIP guest, usually books the sea-view suite").
     after_commas = [part for whole in clauses for part in _AFTER_COMMA.split(whole)[1:]]
-    for clause in [*clauses, *after_commas]:
-        wanted = _INTEREST.match(clause.strip())
-        if wanted:
-            rest = _VERB_LAST.sub("", clause.strip()[wanted.end():])
-            own = rest.split(",")[0]  # "…, never tried it" says nothing against the item
-            if not (_DOING.match(rest) or _NEGATED.search(own) or _MATTER.search(own)
-                    or _DEALINGS.search(own)):
-                return _named(rest, wish=True)
-        match = _LIKES.match(clause.strip())
-        if match:
-            rest = clause.strip()[match.end():]
-            own = rest.split(",")[0]  # "Likes: dark roast, no sugar"
+    for clause in (whole.strip() for whole in [*clauses, *after_commas]):
+        if wanted := _INTEREST.match(clause):
+            rest = _VERB_LAST.sub("", clause[wanted.end():])
+            if found := _item_after(rest, also=_MATTER):  # no price or refund is a wish
+                return Like(found.words, wish=True)
+        if match := _LIKES.match(clause):
             said = match.group(0).strip()
             label_denies = said.endswith((":", "=")) and _NEGATED.search(said)  # "Dislikes:"
-            if not (_DOING.match(rest) or label_denies or _NEGATED.search(own)
-                    or _DEALINGS.search(own)):
-                return _named(rest)
-        habit = _ANY_HABIT.match(clause.strip())
-        if habit:
-            rest = _CHOSEN.sub("", clause.strip()[habit.end():], count=1)
-            own = rest.split(",")[0]
-            verb = habit.group("verb") or habit.group("verb_first")
-            if not (_NO_LIKING.match(verb) or _NO_ITEM_START.match(rest) or _DOING.match(rest)
-                    or _NEGATED.search(own) or _DEALINGS.search(own) or _MATTER.search(own)):
-                return _named(rest)
-        praised = _PRAISED.match(clause.strip())
+            if not label_denies and (found := _item_after(clause[match.end():])):
+                return found
+        someone = _SOMEONE_LIKES.match(clause)
+        if someone and not (_NOBODY.match(someone["who"]) or _NEGATED.search(someone["who"])) \
+                and (found := _item_after(clause[someone.end():])):
+            return found
+        habit = _ANY_HABIT.match(clause)
+        if habit and not _NO_LIKING.match(habit["verb"] or habit["verb_first"]):
+            rest = _CHOSEN.sub("", clause[habit.end():], count=1)
+            if not _NO_ITEM_START.match(rest) and (found := _item_after(rest, also=_MATTER)):
+                return found
+        praised = _PRAISED.match(clause)
         if praised and not _NEGATED.search(praised.group(0)):
             return _named(praised.group("item") or praised.group("found"))
     return None
+
+
+def _item_after(rest: str, also: re.Pattern[str] | None = None) -> Like | None:
+    """The liked thing after the words that say it is liked; none where those words go on
+    to an activity ("to sit outside"), a denial before the item's comma ("Likes: dark roast,
+    no sugar" keeps its like), how the customer is dealt with, or what `also` refuses."""
+    own = rest.split(",")[0]
+    if _DOING.match(rest) or _NEGATED.search(own) or _DEALINGS.search(own) \
+            or (also is not None and also.search(own)):
+        return None
+    return _named(rest)
 
 
 def _named(text: str, wish: bool = False) -> Like | None:

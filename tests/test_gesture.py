@@ -113,6 +113,7 @@ _EXCLUSIONS_MISSED = {
     "family-h09": "'räk' is too short to match inside a compound ('räkmacka')",
     "family-g01": "a cheese by its name ('gruyère') is not in the dairy family's words",
     "family-g06": "liver pâté ('leverpostej') is not in the meat family's words",
+    "nut-h01": "'allergic to tree nuts': only the allergen's first word ('tree') is read",
 }
 
 
@@ -209,6 +210,7 @@ def _scenario_eval(tmp_path: Path, name: str) -> dict:
     ("gestures-heldout-5.jsonl", 0.9),  # written in session 18, run once: 16 of 18
     ("gestures-heldout-6.jsonl", 0.9),  # written after heldout-5's fixes, run once: 17 of 20
     ("gestures-heldout-7.jsonl", 0.9),  # written after heldout-6's fixes, run once: 15 of 17
+    ("gestures-heldout-8.jsonl", 0.9),  # written after heldout-7's fixes, run once: 12 of 17
 ])
 def test_the_scenario_sets(tmp_path, name, right):
     report = _scenario_eval(tmp_path, name)
@@ -226,7 +228,7 @@ def test_the_scenario_sets(tmp_path, name, right):
     "gestures-v1.jsonl", "gestures-heldout.jsonl", "gestures-heldout-2.jsonl",
     "gestures-heldout-3.jsonl",  # 0 of 67 since a like older than an allergy gives way
     "gestures-heldout-4.jsonl", "gestures-heldout-5.jsonl", "gestures-heldout-6.jsonl",
-    "gestures-heldout-7.jsonl"])
+    "gestures-heldout-7.jsonl", "gestures-heldout-8.jsonl"])
 def test_no_scenario_offers_a_forbidden_item(tmp_path, name):
     report = _scenario_eval(tmp_path, name)
     named = {item["id"]: item["forbidden_named"] for item in report["items"]
