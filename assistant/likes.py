@@ -35,11 +35,16 @@ _HABIT = (r"(?:orders|buys|takes|drinks|eats|gets|picks|chooses|books|reserves|c
 # Kinder lieben …", "My husband adores …"), unless those words deny it ("Nobody likes …").
 _WHO = (r"(?:he|she|they|customer|guest|client|the\s+(?:customer|guest|client)|hon|han|hun|"
         r"hen|de|kunden|kunde|gästen|gæsten|gjesten|sie|er|der\s+(?:kunde|gast)|die\s+kundin)")
+# The verbs of liking themselves, in each language (a plural subject too: "Their twins love").
+_LIKING_VERBS = (
+    r"(?:really\s+)?(?:likes?|loves?|enjoys?|prefers?|adores?)|"
+    r"tycker\s+(?:mycket\s+)?om|älskar|gillar|föredrar|"
+    r"är\s+(?:så\s+)?förtjust\s+i|(?:er\s+)?(?:veldig\s+|så\s+)?glad\s+i|"
+    r"er\s+(?:helt\s+)?(?:vild|glad|vilde)\s+med|er\s+(?:meget\s+|så\s+)?glad\s+for|"
+    r"elsker|kan\s+lide|liker|foretrekker|digger|"
+    r"mag|mögen|liebt|lieben|bevorzugt|bevorzugen|schwärm\w*\s+für")
 _SOMEONE_LIKES = re.compile(
-    r"^(?P<who>(?:[^\W\d_]+\s+)?[^\W\d_]+)\s+(?:"
-    r"(?:really\s+)?(?:likes?|loves?|enjoys?|prefers?|adores?)|älskar|gillar|tycker\s+om|"
-    r"föredrar|elsker|kan\s+lide|er\s+(?:helt\s+)?(?:vild|vilde|glad)\s+(?:med|i)|liker|"
-    r"foretrekker|digger|mag|mögen|liebt|lieben|bevorzugt|bevorzugen|schwärm\w*\s+für|"
+    rf"^(?P<who>(?:[^\W\d_]+\s+)?[^\W\d_]+)\s+(?:{_LIKING_VERBS}|"
     r"(?:is|are)\s+(?:crazy|mad)\s+about|goes?\s+(?:mad|crazy|wild)\s+for)\s+",
     re.IGNORECASE)
 _NOBODY = re.compile(r"(?:nobody|no\s+one|none|ingen|niemand|keiner|keine)\b", re.IGNORECASE)
@@ -52,10 +57,10 @@ _LIKES = re.compile(
     r"har\s+en\s+(?:stor\s+)?(?:svaghet\s+för|svaghed\s+for|svakhet\s+for)|"
     r"kan\s+inte\s+motstå|är\s+(?:helt\s+)?såld\s+på|kan\s+ikke\s+(?:stå\s+for|modstå|"
     r"motstå|stå\s+imot)|er\s+vild\s+efter|er\s+svak\s+for|"
-    r"hat\s+eine\s+(?:große\s+|echte\s+)?schwäche\s+für|schwört\s+auf|schwärmt\s+für|"
+    r"hat\s+eine\s+(?:große\s+|echte\s+)?schwäche\s+für|schwört\s+auf|"
     r"svärmar\s+för|sværmer\s+for|sverger\s+til|"
     r"steht\s+(?:total\s+|voll\s+|sehr\s+|richtig\s+)?auf|"
-    r"(?:really\s+)?(?:likes?|loves?|enjoys?|prefers?|adores?)|"  # a plural subject too
+    rf"{_LIKING_VERBS}|"
     r"(?:sehr\s+|mycket\s+|meget\s+|veldig\s+)?(?:gerne|gern|gärna|gjerne|helst|"
     r"am\s+liebsten|preferably|ideally)|"  # a note's verbless "Gerne Hafercappuccino"
     r"(?:favou?rite|favorit|favoritt|lieblings\w*|preference)(?:\s+is)?:?|"
@@ -65,11 +70,6 @@ _LIKES = re.compile(
     r"(?:is\s+)?(?:very\s+)?fond\s+of|has\s+a\s+soft\s+spot\s+for|"
     r"(?:is\s+)?(?:crazy|mad|obsessed)\s+(?:about|with)|"
     r"(?:keeps\s+)?(?:coming|comes)\s+back\s+for|"
-    r"tycker\s+(?:mycket\s+)?om|älskar|gillar|föredrar|"
-    r"är\s+(?:så\s+)?förtjust\s+i|(?:er\s+)?(?:veldig\s+|så\s+)?glad\s+i|"
-    r"er\s+(?:vild|glad|vilde)\s+med|er\s+(?:meget\s+|så\s+)?glad\s+for|elsker|kan\s+lide|"
-    r"liker|foretrekker|digger|"
-    r"mag|mögen|liebt|lieben|bevorzugt|bevorzugen|"
     rf"(?:{_OFTEN}\s+)?{_HABIT}(?:\s+{_OFTEN})?(?:\s+(?:for|to|on|of))?|"
     # "has" is a habit only with its adverb ("usually has the soup"; "has volumes 1-4" no).
     rf"(?:{_OFTEN}\s+has|has\s+{_OFTEN})|"
