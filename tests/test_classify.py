@@ -499,10 +499,7 @@ def test_a_floor_cue_needs_its_context(knowledge, text, language, flag, expected
 
 # Read once after the floors were written (evals/README.md, Severe cases).
 _SEVERE_MISSED = {"heldout-09": "'Trauung' (a wedding ceremony) is not an event we know",
-                  "heldout3-01": "eviction proceedings our error set off are no floor we know",
-                  "heldout6-02": "'blev jag opererad': the verb before its subject is not read",
-                  "heldout13-01": "'låg sjuk i en vecka' (lay ill) is no illness a floor knows; "
-                                  "the wrong medicine alone is a risk, not harm"}
+                  "heldout3-01": "eviction proceedings our error set off are no floor we know"}
 
 
 @pytest.mark.parametrize("case", data_cases("severe.jsonl", _SEVERE_MISSED))
