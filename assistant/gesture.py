@@ -26,9 +26,12 @@ from .models import Classification, Gesture, HistoryItem, Recall, Severity
 # words between the verb and its "kein" ("isst seit dem Frühjahr kein Schweinefleisch").
 _EXCLUDES = re.compile(
     r"(?:allerg\w*\s+(?:to|against|mot|over\s+for|for|gegen)?|"
-    r"(?:does\s+not|doesn'?t|do\s+not|don'?t|never)\s+(?:drink|eat)|no\s+|"
+    r"(?:does\s+not|doesn'?t|do\s+not|don'?t|never)\s+(?:drink|eat)|"
+    r"(?:no\s+longer|not\s+any\s?more)\s+(?:drinks?|eats?)|"
+    r"(?:stopped|quit|gave\s+up)\s+(?:drinking|eating)|no\s+|"
     r"dricker\s+inte|äter\s+inte|drikker\s+ikke|spiser\s+ikke|tåler\s+ikke|"
-    r"(?:trinkt|isst|verträgt)\s+(?:[^\W\d]+\s+){0,4}?kein\w*|vegan\w*|vegetar\w*)\s*(\w+)?",
+    r"(?:trinkt|isst|verträgt)\s+(?:[^\W\d]+\s+){0,4}?kein\w*|vegan\w*|vegetar\w*)\s*(\w+)?"
+    r"(?:(?=[ -](\w+)))?",  # the next word, not consumed: it may start the next phrase
     re.IGNORECASE)
 # "Nut allergy", "Nussallergie", "nötallergi": the allergen before the word for allergy.
 _ALLERGEN_FIRST = re.compile(r"\b([^\W\d_]{3,}?)[- ]?allerg", re.IGNORECASE)
@@ -75,8 +78,8 @@ def from_history(recall: Recall | None, today: date, cooldown_days: int, complai
     # What the customer cannot or will not have: in a note or preference, or said in the
     # complaint itself ("I'm vegetarian now and got ham again", "allergisk over for nødder").
     notes = [item.text for item in [*facts.notes, *facts.preferences]]
-    excluded = _excluded_words(notes, complaint)
-    foods = _ruled_out_foods([*notes, complaint], excluded, exclusions)
+    excluded, named = _excluded_words(notes, complaint)
+    foods = _ruled_out_foods([*notes, complaint], named, exclusions)
     ended = _ended_stems([complaint, *(note.text for note in facts.notes)])
     # What they said they like, then what they come back for, then what a note says they
     # like ("Regular. Always orders the Yirgacheffe"; a note is said less directly).
@@ -194,17 +197,23 @@ def _key(name: str) -> str:
     return " ".join(re.sub(r"\d+", " ", name).lower().split())
 
 
-def _excluded_words(notes: list[str], complaint: str) -> set[str]:
+def _excluded_words(notes: list[str], complaint: str) -> tuple[set[str], set[str]]:
     """What notes and the complaint rule out, each word as written and in its singular
-    ("nuts", "nut"); a complaint's bare "no"s do not ("there was no milk in it")."""
+    ("nuts", "nut"); a complaint's bare "no"s do not ("there was no milk in it"). Second, the
+    same with the word after each, which may name a family ("allergic to tree nuts") but is
+    too loose to exclude by itself ("no longer drinks")."""
     words: set[str] = set()
+    following: set[str] = set()
     for text, said in [*((note, False) for note in notes), (complaint, True)]:
-        words.update(match.group(1).lower() for match in _EXCLUDES.finditer(text)
-                     if match.group(1) and not (said and match.group(0).lower().startswith(
-                         ("no", "vegan", "vegetar"))))
+        for match in _EXCLUDES.finditer(text):
+            if match.group(1) and not (said and match.group(0).lower().startswith(
+                    ("no", "vegan", "vegetar"))):
+                words.add(match.group(1).lower())
+                following.update([match.group(2).lower()] if match.group(2) else [])
         words.update(match.group(1).lower() for match in _ALLERGEN_FIRST.finditer(text)
                      if match.group(1).lower() not in _NOT_AN_ALLERGEN)
-    return words | {_singular(word) for word in words}
+    words |= {_singular(word) for word in words}
+    return words, words | following | {_singular(word) for word in following}
 
 
 def _ruled_out_foods(texts: list[str], excluded: set[str],
