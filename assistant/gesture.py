@@ -80,6 +80,9 @@ def from_history(recall: Recall | None, today: date, cooldown_days: int, complai
     notes = [item.text for item in [*facts.notes, *facts.preferences]]
     excluded, named = _excluded_words(notes, complaint)
     foods = _ruled_out_foods([*notes, complaint], named, exclusions)
+    # A family's name is left to its family, which knows what is not of it ("alkoholfri øl").
+    names = {name.lower() for food in foods for name in food.names}
+    excluded -= names | {_singular(name) for name in names}
     ended = _ended_stems([complaint, *(note.text for note in facts.notes)])
     # What they said they like, then what they come back for, then what a note says they
     # like ("Regular. Always orders the Yirgacheffe"; a note is said less directly).
@@ -193,8 +196,10 @@ def _repeat_orders(orders: list[HistoryItem]) -> list[Choice]:
 
 
 def _key(name: str) -> str:
-    """What makes two orders the same item: its words, case and digits aside."""
-    return " ".join(re.sub(r"\d+", " ", name).lower().split())
+    """What makes two orders the same item: its words, case and digits aside; '' for a size
+    or code of two letters or fewer ("XL", "W32 L34"), which is no item."""
+    key = " ".join(re.sub(r"\d+", " ", name).lower().split())
+    return key if len(re.findall(r"[^\W\d_]", key)) >= 3 else ""
 
 
 def _excluded_words(notes: list[str], complaint: str) -> tuple[set[str], set[str]]:

@@ -27,9 +27,11 @@ _PRICE = re.compile(
 _CURRENCIES = {"€": "EUR", "$": "USD", "£": "GBP", ":-": "SEK", "kr": None, "kr.": None}
 _COUNT = re.compile(r"^\s*(\d+)\s*(?:[x×]|pcs|pc|stk|st|pk|pack|stück|\w+\s+of)?\.?\s+\D|"
                     r"\s[x×]\s*(\d+)\b|\bqty\.?:?\s*(\d+)", re.IGNORECASE)
-# A size or pack, one or several ("500 g", "6x1L", "24 x 330 ml", "6-pack", "6er-Pack").
+# A size, pack or length of time, one or several ("500 g", "6x1L", "24 x 330 ml", "6-pack",
+# "6er-Pack", "2 h", "4 timer", "1 Std.").
 _SIZE = re.compile(
     r"\b(?:\d+\s*[x×]\s*)?\d[\d.,]*(?:er)?[\s-]*(?:g|kg|mg|ml|cl|dl|l|oz|lb|lbs|min|cm|mm|"
+    r"h|hrs?|hours?|tim|timme|timmar|time|timer|std|stunden?|"
     r"pack|packs|pk|pak|pakke|pakning|packung|förp|förpackning|pcs|stk|st|stück)\.?(?=\W|$)",
     re.IGNORECASE)
 # A price with no currency after "@" or "à", at the end ("… x1 @ 6.50").
@@ -39,10 +41,11 @@ _COUNT_FIRST = re.compile(
 _COUNT_LAST = re.compile(r"\s+(?:[x×]\s*\d+|\d+\s*[x×])$", re.IGNORECASE)
 _PARENTHESES = re.compile(r"\s*\([^)]*\)")
 _DETAIL = re.compile(r"\s*(?:[,;]|\s[-–—](?:\s|$)).*$")  # "…, sage", "… — 3.40 EUR"
-# Articles and possessives before the item, possessives and intensifiers after it: grammar.
+# Articles, possessives and intensifiers around the item: grammar.
 _BEFORE = re.compile(
     r"^(?:(?:the|a|an|our|your|den|det|de|en|ett|et|ei|der|die|das|einen|eine|ein|unser\w*|"
-    r"våra|vår|vårt|våre|vores|jeres|dere|er|ert|era)\s+)+", re.IGNORECASE)
+    r"våra|vår|vårt|våre|vores|jeres|dere|er|ert|era|"
+    r"really|truly|verkligen|virkelig|wirklich|særligt|spesielt|besonders)\s+)+", re.IGNORECASE)
 _AFTER = re.compile(
     r"(?:\s+(?:våre|vores|våra|vår|vårt|deres|jeres|dere|very\s+much|so\s+much|a\s+lot|sehr|mycket|meget|"
     r"über\s+alles|more\s+than\s+anything|above\s+all|mer\s+än\s+allt|mer\s+enn\s+alt|"

@@ -39,10 +39,22 @@ _lock = Lock()
 # Danish and Bokmål share most words; these differ in spelling and settle a close call.
 _NB_MARKERS = frozenset({"dere", "meg", "deg", "seg", "noe", "hva", "ble", "etter", "fikk",
                          "kjøpt", "ingenting", "hvorfor", "bestilling", "uker", "penger",
-                         "igjen", "noen", "mye", "også", "kveld", "gikk", "ganger", "dager"})
+                         "igjen", "noen", "mye", "også", "kveld", "gikk", "ganger", "dager",
+                         "uten", "uke", "uka", "maten", "nå"})
 _DA_MARKERS = frozenset({"jer", "mig", "dig", "sig", "noget", "hvad", "blev", "efter", "fik",
                          "købt", "intet", "hvorfor", "bestilling", "uger", "penge",
-                         "igen", "nogen", "meget", "også", "aften", "gik", "gange", "dage"})
+                         "igen", "nogen", "meget", "også", "aften", "gik", "gange", "dage",
+                         "uden", "uge", "ugen", "maden", "nu", "af"})
+# Spelling rules, not words: Bokmål writes kje/kjø/gje/skje (not gjo: Danish "gjort" too),
+# -sjon, -het, final -kk, opp-, and puts the possessive after the noun ("pakken min", "kona
+# mi"); Danish writes -tion, -hed, op-, and -ede in the past tense ("ventede"; Bokmål "ventet").
+_NB_SPELLING = re.compile(
+    r"\b(?:kj|skj|gj)[eøæ]\w*|\w+sjon(?:en|er|ene)?\b|\w{2,}het(?:en|er|ene)?\b|\w+kk\b|"
+    r"\bopp[a-zæøå]\w*|\b\w+(?:en|et|ene|a) (?:min|mitt|mine|din|ditt|dine|vår|vårt|våre|"
+    r"deres|mi|di)\b", re.IGNORECASE)
+_DA_SPELLING = re.compile(
+    r"\w+tion(?:en|er|erne)?\b|\w{2,}hed(?:en|er|erne)?\b|\w{3,}ede\b|"
+    r"\bop[bcdfghjklmnrstv]\w*", re.IGNORECASE)
 # Danish addresses a company as "I" (Bokmål: "dere"); inside a sentence a capital I is that
 # pronoun, while at a sentence's start it may be Bokmål's preposition ("I går …").
 _DA_YOU = re.compile(r"(?<=[a-zæøå,]\s)I\b")
@@ -108,8 +120,9 @@ def _settle_nordic(text: str, code: str, runners_up: list[str]) -> str:
 def _nordic_spellings(text: str) -> tuple[int, int]:
     """How many words of `text` are spelt the Bokmål way, and how many the Danish way."""
     words = set(_WORDS.findall(text.lower()))
-    return (len(words & (_NB_MARKERS - _DA_MARKERS)),
-            len(words & (_DA_MARKERS - _NB_MARKERS)) + bool(_DA_YOU.search(text)))
+    return (len(words & (_NB_MARKERS - _DA_MARKERS)) + len(_NB_SPELLING.findall(text)),
+            len(words & (_DA_MARKERS - _NB_MARKERS)) + len(_DA_SPELLING.findall(text))
+            + bool(_DA_YOU.search(text)))
 
 
 def settled_by_context(text: str, code: str, context: str) -> str:

@@ -22,7 +22,7 @@ _FREQUENTLY = (r"(?:usually|always|often|mostly|normally|typically|(?:almost|nea
                r"mestadels|altid|ofte|næsten\s+altid|for\s+det\s+meste|som\s+oftest|"
                r"nesten\s+alltid|stort\s+sett|i\s+regelen|immer|meistens|meist|oft|"
                r"fast\s+immer|in\s+der\s+regel)")
-_OFTEN = (rf"(?:{_FREQUENTLY}|gärna|gerne|gjerne|gern|am\s+liebsten|besonders\s+gerne?|"
+_OFTEN = (rf"(?:{_FREQUENTLY}|gärna|gerne|gjerne|gern|helst|am\s+liebsten|besonders\s+gerne?|"
           r"vor\s+allem)")
 _HABIT = (r"(?:orders|buys|takes|drinks|eats|gets|picks|chooses|books|reserves|collects|"
           r"goes\s+for|asks\s+for|beställer|köper|tar|dricker|äter|väljer|bokar|"
@@ -67,7 +67,12 @@ _LIKES = re.compile(
     r"(?:is\s+)?(?:an?\s+)?(?:\w+\s+)?fan\s+(?:of|von|av|af)|can'?t\s+get\s+enough\s+of|"
     r"kan\s+inte\s+få\s+nog\s+av|kan\s+ikke\s+få\s+nok\s+(?:af|av)|"
     r"(?:kann|bekommt|kriegt)\s+nicht\s+genug\s+(?:bekommen\s+)?(?:von|vom)|"
-    r"(?:is\s+)?(?:very\s+)?fond\s+of|has\s+a\s+soft\s+spot\s+for|"
+    r"(?:is\s+)?(?:very\s+)?fond\s+of|has\s+a\s+(?:soft|weak)\s+spot\s+for|"
+    r"has\s+a\s+(?:real\s+)?(?:fondness|liking)\s+for|(?:really\s+)?appreciates|"
+    r"(?:setter|sætter|sätter)\s+(?:\w+\s+)?pris\s+på|(?:verkligen\s+)?uppskattar|"
+    r"har\s+(?:et|ett|en)\s+(?:stort\s+)?(?:svagt|svakt|svag)\s+punkt\s+f(?:o|ö)r|"
+    r"har\s+(?:en|ei)\s+(?:stor\s+)?(?:förkärlek\s+för|forkærlighed\s+for|"
+    r"forkjærlighet\s+for)|hat\s+(?:ein|eine)\s+(?:große\s+)?(?:faible|vorliebe)\s+für|"
     r"(?:is\s+)?(?:crazy|mad|obsessed)\s+(?:about|with)|"
     r"(?:keeps\s+)?(?:coming|comes)\s+back\s+for|"
     rf"(?:{_OFTEN}\s+)?{_HABIT}(?:\s+{_OFTEN})?(?:\s+(?:for|to|on|of))?|"
@@ -125,7 +130,7 @@ _VERB_LAST = re.compile(r"\s+(?:(?:aus)?probieren|testen|geworfen)$", re.IGNOREC
 _ANY_HABIT = re.compile(
     rf"^(?:{_WHO}\s+)?(?:{_FREQUENTLY}\s+(?P<verb>[^\W\d_]+)|"
     rf"(?P<verb_first>[^\W\d_]+)(?:\s+(?:sich|sig|seg))?\s+{_FREQUENTLY})\s+"
-    r"(?:(?:sich|sig|seg)\s+)?",
+    r"(?:(?:sich|sig|seg)\s+)?(?:(?:ha|have|haben|få|get)\s+)?",  # "Vill alltid ha …"
     re.IGNORECASE)
 _NO_LIKING = re.compile(
     r"(?:complain|return|forget|lose|loses|lost|cancel|pay|dispute|leave|call|bring|tip|park|"
