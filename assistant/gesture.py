@@ -64,7 +64,7 @@ class Choice:
 
 def from_history(recall: Recall | None, today: date, cooldown_days: int, complaint: str = "",
                  exclusions: Exclusions | None = None) -> list[Choice]:
-    """This customer's own options, best first: stated likes, then repeat orders; none the
+    """This customer's own options, best first: likes, then repeat orders; none the
     customer ended (`complaint`, as read, may say so), none a note rules out (by its words,
     and by meaning through `exclusions`: a vegan is offered no cheese)."""
     if recall is None:
@@ -84,13 +84,14 @@ def from_history(recall: Recall | None, today: date, cooldown_days: int, complai
     names = {name.lower() for food in foods for name in food.names}
     excluded -= names | {_singular(name) for name in names}
     ended = _ended_stems([complaint, *(note.text for note in facts.notes)])
-    # What they said they like, then what they come back for, then what a note says they
-    # like ("Regular. Always orders the Yirgacheffe"; a note is said less directly).
+    # What they said they like, then what a note says they like ("Asks for the blueberry
+    # facial every visit": said of this one thing, where a repeat booking may be the service
+    # itself), then what they come back for.
     stated, noted = ([Choice(like.words, [item.id], f"said they {'want' if like.wish else 'like'}"
                              f" it ({item.id}, {item.at})", item.at)
                       for item in items if (like := liked(item.text, preference))]
                      for items, preference in ((facts.preferences, True), (facts.notes, False)))
-    choices = [choice for choice in [*stated, *_repeat_orders(facts.orders), *noted]
+    choices = [choice for choice in [*stated, *noted, *_repeat_orders(facts.orders)]
                if not _overlaps(choice.words, [g.text for g in recent])
                and not _excluded(choice.words, excluded) and not _holds(choice.words, foods)
                and not any(stem in choice.words.lower() for stem in ended)]

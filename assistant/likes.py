@@ -167,6 +167,23 @@ _DEALINGS = re.compile(
     r"(?:in|på|auf)\s+(?:english|engelska|engelsk|englisch|swedish|svenska|svensk|"
     r"schwedisch|danish|danska|dansk|dänisch|norwegian|norska|norsk|norwegisch|german|"
     r"tyska|tysk|deutsch))\b", re.IGNORECASE)
+# Whom they buy for is no item ("Orders for his mother", "Beställer till hela kontoret", "Kjøper
+# alltid til kona"): the people a customer brings or buys for, a small class in any language.
+_SOMEONE = re.compile(
+    r"^(?:(?:for|till|til|für|to)\s+)?(?:(?:his|her|their|my|the|sin|sitt|sina|hans|hennes|"
+    r"deras|hendes|deres|ihre[mnr]?|seine[mnr]?|die|den|das|dem|der|hela|hele|whole|ganze[nm]?)"
+    r"\s+){0,2}(?:mother|mum|mom|father|dad|parents|wife|husband|partner|son|daughter|kids|"
+    r"children|family|team|office|colleagues|staff|boss|friends?|guests|mamma|pappa|fru|frun|"
+    r"mannen|sambo|sambon|dotter|dottern|barn|barnen|familj|familjen|kontoret|kollegor|"
+    r"kollegorna|mor|far|kone|kona|mand|manden|søn|sønnen|datter|datteren|børn|børnene|barna|"
+    r"familie|familien|kolleger|kollegaer|mutter|vater|eltern|frau|mann|sohn|tochter|kinder|"
+    r"büro|kollegen|chef|chefin)(?=\s*$|\s+(?:every|each|too|also|varje|hver|jeden|jede|auch|"
+    r"också|også|och|og|and|und|i|på|om|am|on|at|in)\b)", re.IGNORECASE)  # not "team jersey"
+# A diet said as what they take ("dricker bara laktosfritt", "spiser kun glutenfrit"): a
+# word for "free of …" alone is no item.
+_FREE_OF = re.compile(r"^(?:(?:only|just|bara|bare|kun|nur)\s+)?[^\W\d_]+"
+                      r"(?:free|fri|fritt|frit|frie|frei|freie[nmrs]?)"
+                      r"(?:\s+(?:now|nowadays|nu|nå|numera|jetzt))?$", re.IGNORECASE)
 # What they like to do, not an item: "to sit outside", "best å sitte ute", "zu sitzen",
 # "cancelling the contract".
 _DOING = re.compile(r"(?:(?:best|helst|most|am\s+liebsten)\s+)?(?:to|att|å|at|zu)\s|"
@@ -266,6 +283,7 @@ def _item_after(rest: str, also: re.Pattern[str] | None = None) -> Like | None:
     no sugar" keeps its like), how the customer is dealt with, or what `also` refuses."""
     own = rest.split(",")[0]
     if _DOING.match(rest) or _NEGATED.search(own) or _DEALINGS.search(own) \
+            or _SOMEONE.match(own) or _FREE_OF.match(own.strip()) \
             or (also is not None and also.search(own)):
         return None
     return _named(rest)

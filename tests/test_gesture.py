@@ -50,6 +50,7 @@ _FORMATS_MISSED = {
     "obj-h04": "'bestiller aldrig noget andet end' (never anything but) reads as a denial",
     "unit-t04": "a court's number after its name ('Padelbana 2') stays part of it",
     "unit-h04": "a court's number after its name ('Tennisplatz 1') stays part of it",
+    "notitem-h04": "'Drinks only decaf' is read as the like, before the usual oat flat white",
 }
 
 
@@ -213,10 +214,7 @@ def _scenario_eval(tmp_path: Path, name: str) -> dict:
     ("gestures-heldout-7.jsonl", 0.9),  # written after heldout-6's fixes, run once: 15 of 17
     ("gestures-heldout-8.jsonl", 0.9),  # written after heldout-7's fixes, run once: 12 of 17
     ("gestures-heldout-9.jsonl", 0.9),  # written after heldout-8's fixes, run once: 16 of 16
-    # Written in session 19, run once: 12 of 18. After its fixes 16 of 18, under the issue's
-    # bar: two likes said in a note lose to repeat bookings (evals/README.md). A guard at
-    # what it does now, not the bar.
-    ("gestures-heldout-10.jsonl", 16 / 18),
+    ("gestures-heldout-10.jsonl", 0.9),  # written in session 19, run once: 12 of 18
 ])
 def test_the_scenario_sets(tmp_path, name, right):
     report = _scenario_eval(tmp_path, name)
