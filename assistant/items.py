@@ -45,7 +45,8 @@ _DETAIL = re.compile(r"\s*(?:[,;]|\s[-–—](?:\s|$)).*$")  # "…, sage", "…
 _BEFORE = re.compile(
     r"^(?:(?:the|a|an|our|your|den|det|de|en|ett|et|ei|der|die|das|einen|eine|ein|unser\w*|"
     r"våra|vår|vårt|våre|vores|jeres|dere|er|ert|era|"
-    r"really|truly|verkligen|virkelig|wirklich|særligt|spesielt|besonders)\s+)+", re.IGNORECASE)
+    r"really|truly|verkligen|virkelig|wirklich|særligt|spesielt|besonders|"
+    r"[^\W\d_]+\s+of\s+(?:our|your))\s+)+", re.IGNORECASE)  # "a jar of our fig chutney"
 _AFTER = re.compile(
     r"(?:\s+(?:våre|vores|våra|vår|vårt|deres|jeres|dere|very\s+much|so\s+much|a\s+lot|sehr|mycket|meget|"
     r"über\s+alles|more\s+than\s+anything|above\s+all|mer\s+än\s+allt|mer\s+enn\s+alt|"

@@ -21,9 +21,15 @@ _FREQUENTLY = (r"(?:usually|always|often|mostly|normally|typically|(?:almost|nea
                r"oftast|ofta|nästan\s+alltid|för\s+det\s+mesta|som\s+regel|i\s+regel|"
                r"mestadels|altid|ofte|næsten\s+altid|for\s+det\s+meste|som\s+oftest|"
                r"nesten\s+alltid|stort\s+sett|i\s+regelen|immer|meistens|meist|oft|"
-               r"fast\s+immer|in\s+der\s+regel)")
+               r"fast\s+immer|in\s+der\s+regel|every\s+time|each\s+time|varje\s+gång|"
+               r"hver\s+gang|jedes\s+mal)")
 _OFTEN = (rf"(?:{_FREQUENTLY}|gärna|gerne|gjerne|gern|helst|am\s+liebsten|besonders\s+gerne?|"
           r"vor\s+allem)")
+_NEVER = r"(?:never|aldrig|aldri|nie|niemals)"
+_LEAVES = (r"(?:leaves|goes\s+home|går(?:\s+(?:hem|hjem))?|drar(?:\s+hjem)?|geht"
+           r"(?:\s+nach\s+hause)?)")
+_MISSES = (r"(?:misses|skips|missar|misser|hoppar\s+över|springer\s+over|hopper\s+over|"
+           r"går\s+glipp\s+av|verpasst)")
 _HABIT = (r"(?:orders|buys|takes|drinks|eats|gets|picks|chooses|books|reserves|collects|"
           r"goes\s+for|asks\s+for|beställer|köper|tar|dricker|äter|väljer|bokar|"
           r"samlar\s+på|samler\s+på|sammelt|"
@@ -75,6 +81,14 @@ _LIKES = re.compile(
     r"forkjærlighet\s+for)|hat\s+(?:ein|eine)\s+(?:große\s+)?(?:faible|vorliebe)\s+für|"
     r"(?:is\s+)?(?:crazy|mad|obsessed)\s+(?:about|with)|"
     r"(?:keeps\s+)?(?:coming|comes)\s+back\s+for|"
+    # "Her go-to is …", "His usual is …".
+    r"(?:his|her|their|hans|hennes|hendes|deras|deres|seine?|ihre?)\s+(?:go-to|fave|"
+    r"favou?rite|usual|favorit|favoritt|lieblings\w*)(?:\s+[\w-]+)?\s+(?:is|are|är|er|ist)|"
+    # Never without it, never missing it: "Never leaves without …", "Missar aldrig …".
+    rf"(?P<never>(?:{_NEVER}\s+{_LEAVES}|{_LEAVES}\s+{_NEVER})(?:\s+(?:home|hem|hjem|heim))?"
+    rf"\s+(?:without|utan|uden|uten|ohne)|{_NEVER}\s+{_MISSES}|{_MISSES}\s+{_NEVER})|"
+    # Asks after it every time: "Fragt jedes Mal nach …", "Spørger hver gang efter …".
+    rf"(?:fragt|frågar|spør|spørger)(?:\s+{_OFTEN})?\s+(?:nach|efter|etter)|"
     rf"(?:{_OFTEN}\s+)?{_HABIT}(?:\s+{_OFTEN})?(?:\s+(?:for|to|on|of))?|"
     # "has" is a habit only with its adverb ("usually has the soup"; "has volumes 1-4" no).
     rf"(?:{_OFTEN}\s+has|has\s+{_OFTEN})|"
@@ -128,7 +142,7 @@ _VERB_LAST = re.compile(r"\s+(?:(?:aus)?probieren|testen|geworfen)$", re.IGNOREC
 # list; the habits that are no liking do ("always complains about", "glemmer altid"), and so
 # do the words that start no item ("comes in late", "kommer alltid för sent").
 _ANY_HABIT = re.compile(
-    rf"^(?:{_WHO}\s+)?(?:{_FREQUENTLY}\s+(?P<verb>[^\W\d_]+)|"
+    rf"^(?:{_WHO}\s+)?(?:{_FREQUENTLY}\s+(?P<verb>[^\W\d_]+(?:-[^\W\d_]+)?)|"
     rf"(?P<verb_first>[^\W\d_]+)(?:\s+(?:sich|sig|seg))?\s+{_FREQUENTLY})\s+"
     r"(?:(?:sich|sig|seg)\s+)?(?:(?:ha|have|haben|få|get)\s+)?",  # "Vill alltid ha …"
     re.IGNORECASE)
@@ -152,7 +166,8 @@ _MATTER = re.compile(
     r"contract\w*|cancel\w*|complaint\w*|compensation|faktura\w*|rechnung\w*|pris\w*|"
     r"preis\w*|rabat\w*|återbetal\w*|refusion\w*|tilbakebetal\w*|rückerstatt\w*|"
     r"erstattung\w*|försening\w*|forsinkelse\w*|verspätung\w*|avtal\w*|aftale\w*|"
-    r"avtale\w*|vertrag\w*|kündig\w*|opsig\w*|reklamation\w*|beschwerde\w*|klage\w*)\b",
+    r"avtale\w*|vertrag\w*|kündig\w*|opsig\w*|reklamation\w*|beschwerde\w*|klage\w*|"
+    r"payments?|instal+ments?|deadlines?|betalning\w*|betaling\w*|zahlung\w*|frist\w*)\b",
     re.IGNORECASE)
 # How the customer wants to be dealt with is no gift either: "Prefers contact by email",
 # "Bevorzugt Rechnungen per Post", "Liker best kommunikasjon på engelsk". Channels, contact,
@@ -260,7 +275,9 @@ def _liked(text: str) -> Like | None:
         if match := _LIKES.match(clause):
             said = match.group(0).strip()
             label_denies = said.endswith((":", "=")) and _NEGATED.search(said)  # "Dislikes:"
-            if not label_denies and (found := _item_after(clause[match.end():])):
+            # What one never misses may be a duty ("Never misses a payment").
+            also = _MATTER if match["never"] else None
+            if not label_denies and (found := _item_after(clause[match.end():], also=also)):
                 return found
         someone = _SOMEONE_LIKES.match(clause)
         if someone and not (_NOBODY.match(someone["who"]) or _NEGATED.search(someone["who"])) \
