@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
@@ -201,6 +202,18 @@ def _scenario_eval(tmp_path: Path, name: str) -> dict:
     return json.loads(out.read_text())
 
 
+@pytest.fixture(scope="module")
+def scenario_report(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], dict]:
+    """Each scenario set's report, run once through the CLI for both tests that read it."""
+    reports: dict[str, dict] = {}
+
+    def report(name: str) -> dict:
+        if name not in reports:
+            reports[name] = _scenario_eval(tmp_path_factory.mktemp("scenarios"), name)
+        return reports[name]
+    return report
+
+
 
 @pytest.mark.parametrize(("name", "right"), [
     # The first two written before the gesture code (right gesture 0.0 before it); the
@@ -218,8 +231,8 @@ def _scenario_eval(tmp_path: Path, name: str) -> dict:
     ("gestures-heldout-10.jsonl", 0.9),  # written in session 19, run once: 12 of 18
     ("gestures-heldout-11.jsonl", 0.9),  # written after heldout-10's fixes, run once: 10 of 16
 ])
-def test_the_scenario_sets(tmp_path, name, right):
-    report = _scenario_eval(tmp_path, name)
+def test_the_scenario_sets(scenario_report, name, right):
+    report = scenario_report(name)
     drafts = report["drafts"]
     assert drafts["gesture_mentions_any"] >= right
     # Each scenario says how it went, so a miss can be found without running it again.
@@ -236,8 +249,8 @@ def test_the_scenario_sets(tmp_path, name, right):
     "gestures-heldout-4.jsonl", "gestures-heldout-5.jsonl", "gestures-heldout-6.jsonl",
     "gestures-heldout-7.jsonl", "gestures-heldout-8.jsonl", "gestures-heldout-9.jsonl",
     "gestures-heldout-10.jsonl", "gestures-heldout-11.jsonl"])
-def test_no_scenario_offers_a_forbidden_item(tmp_path, name):
-    report = _scenario_eval(tmp_path, name)
+def test_no_scenario_offers_a_forbidden_item(scenario_report, name):
+    report = scenario_report(name)
     named = {item["id"]: item["forbidden_named"] for item in report["items"]
              if item.get("forbidden_named")}
     assert report["drafts"]["must_not_mention"] == 1.0 and not named, named
