@@ -13,15 +13,24 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
+from .cues import CueHit
 from .errors import InvalidInput
 from .gesture import no_treat, own_gestures
 from .knowledge import GestureOption, Knowledge
 from .language import DRAFT_LANGUAGES
 from .models import Classification, Draft, FollowUp, Gesture, HistoryItem, Recall, Severity
+from .rubric import FLOOR_FLAGS
 from .style import run_checks
 from .understand import Understood
 
 _SEVERITY_ORDER = ["low", "medium", "high", "critical"]
+
+
+def _failure_weight(hit: CueHit) -> int:
+    """How much a cue's failure weighs in naming it: a floor's cue (an injury, a breach)
+    weighs as critical even when it sets no severity of its own."""
+    severity = "critical" if FLOOR_FLAGS.intersection(hit.cue.flags) else hit.cue.severity or "low"
+    return _SEVERITY_ORDER.index(severity)
 _LEAD_WORDS = {"a", "an", "the", "my", "his", "her", "ordered", "orders", "order", "likes",
                "loves", "prefers", "en", "ett", "et", "ein", "eine", "min", "mit", "mein"}
 
@@ -202,7 +211,7 @@ def compose(
     severity, effort, category = (
         classification.severity, classification.effort, classification.category)
     hits = [h for h in understood.reading.hits if h.cue.failure]
-    hits.sort(key=lambda h: _SEVERITY_ORDER.index(h.cue.severity or "low"), reverse=True)
+    hits.sort(key=_failure_weight, reverse=True)
     failure = hits[0].cue.failure if hits else wording.pick(bank.failure[category], "failure")
 
     parts = [wording.pick(bank.greeting, "greeting")]

@@ -41,12 +41,16 @@ _HABIT = (r"(?:orders|buys|takes|drinks|eats|gets|picks|chooses|books|reserves|c
 # Kinder lieben …", "My husband adores …"), unless those words deny it ("Nobody likes …").
 _WHO = (r"(?:he|she|they|customer|guest|client|the\s+(?:customer|guest|client)|hon|han|hun|"
         r"hen|de|kunden|kunde|gästen|gæsten|gjesten|sie|er|der\s+(?:kunde|gast)|die\s+kundin)")
+# How much, before an adjective of liking ("er særligt glad for", "is especially fond of").
+_DEGREE = (r"(?:(?:very|really|so|particularly|especially|extremely|meget|så|særlig|særligt|"
+           r"rigtig|virkelig|utrolig|utroligt|veldig|svært|spesielt|väldigt|mycket|"
+           r"särskilt|verkligen|otroligt|jätte|helt|sehr|besonders|wirklich|ganz)\s+)?")
 # The verbs of liking themselves, in each language (a plural subject too: "Their twins love").
 _LIKING_VERBS = (
     r"(?:really\s+)?(?:likes?|loves?|enjoys?|prefers?|adores?)|"
-    r"tycker\s+(?:mycket\s+)?om|älskar|gillar|föredrar|"
-    r"är\s+(?:så\s+)?förtjust\s+i|(?:er\s+)?(?:veldig\s+|så\s+)?glad\s+i|"
-    r"er\s+(?:helt\s+)?(?:vild|glad|vilde)\s+med|er\s+(?:meget\s+|så\s+)?glad\s+for|"
+    rf"tycker\s+{_DEGREE}om|älskar|gillar|föredrar|"
+    rf"är\s+{_DEGREE}förtjust\s+i|(?:er\s+)?{_DEGREE}glad\s+i|"
+    rf"er\s+(?:helt\s+)?(?:vild|vilde)\s+med|er\s+{_DEGREE}glad\s+(?:for|med)|"
     r"elsker|kan\s+lide|liker|foretrekker|digger|"
     r"mag|mögen|liebt|lieben|bevorzugt|bevorzugen|schwärm\w*\s+für")
 _SOMEONE_LIKES = re.compile(
@@ -73,7 +77,7 @@ _LIKES = re.compile(
     r"(?:is\s+)?(?:an?\s+)?(?:\w+\s+)?fan\s+(?:of|von|av|af)|can'?t\s+get\s+enough\s+of|"
     r"kan\s+inte\s+få\s+nog\s+av|kan\s+ikke\s+få\s+nok\s+(?:af|av)|"
     r"(?:kann|bekommt|kriegt)\s+nicht\s+genug\s+(?:bekommen\s+)?(?:von|vom)|"
-    r"(?:is\s+)?(?:very\s+)?fond\s+of|has\s+a\s+(?:soft|weak)\s+spot\s+for|"
+    rf"(?:is\s+)?{_DEGREE}fond\s+of|has\s+a\s+(?:soft|weak)\s+spot\s+for|"
     r"has\s+a\s+(?:real\s+)?(?:fondness|liking)\s+for|(?:really\s+)?appreciates|"
     r"(?:setter|sætter|sätter)\s+(?:\w+\s+)?pris\s+på|(?:verkligen\s+)?uppskattar|"
     r"har\s+(?:et|ett|en)\s+(?:stort\s+)?(?:svagt|svakt|svag)\s+punkt\s+f(?:o|ö)r|"

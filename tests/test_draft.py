@@ -72,6 +72,21 @@ def test_no_treat_nor_options_where_the_harm_is_serious(assistant):
     assert ordinary.gesture is not None and "gelato" in ordinary.reply.lower()
 
 
+@pytest.mark.parametrize(("text", "named", "not_named"), [
+    ("Er personal lät en hund bita min son i handen och vi fick åka till akuten.",
+     "att du skadades", "sjuk"),
+    ("Your kennel's dog bit my wife and she was taken to hospital for a tetanus jab.",
+     "you getting hurt", "getting ill"),
+])
+def test_a_reply_names_the_injury_rather_than_what_followed_it(assistant, text, named,
+                                                                 not_named):
+    """A bite is a floor with no severity of its own; the hospital visit after it still
+    does not make the reply apologise for an illness."""
+    draft = assistant.draft(DraftRequest(text=text))
+    assert draft.classification.severity == "critical"
+    assert named in draft.reply and not_named not in draft.reply, draft.reply
+
+
 def test_wording_varies_between_complaints(assistant):
     texts = [f"My order #{n} arrived two days late." for n in range(8)]
     openings = {assistant.draft(DraftRequest(text=t)).reply.split("\n")[2] for t in texts}
