@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
 import pytest
 
+from assistant.evals import read_eval_file, run_eval
 from assistant.gesture import from_history, own_gestures
 from assistant.items import Price, item_name, unit_price
 from assistant.models import (
@@ -23,6 +20,7 @@ from assistant.models import (
     Recall,
     Severity,
 )
+from assistant.service import Assistant
 from assistant.settings import REPO_ROOT, Settings
 from tests.conftest import api_client, data_cases, new_assistant
 
@@ -192,14 +190,10 @@ def test_the_seed_case_over_the_api(tmp_path):
 
 
 def _scenario_eval(tmp_path: Path, name: str) -> dict:
-    env = {**os.environ, "RECOVERY_ENGINE": "offline", "RECOVERY_DATA_DIR": str(tmp_path)}
-    out = tmp_path / "report.json"
-    run = subprocess.run(
-        [sys.executable, "-c", "from assistant.cli import app; app()", "eval",
-         str(REPO_ROOT / "evals" / "data" / name), "--json", str(out), "--as-of", "2026-11-28",
-         "--no-gate"], capture_output=True, text=True, env=env, timeout=600)
-    assert run.returncode == 0, run.stderr
-    return json.loads(out.read_text())
+    """A set's report as `recovery eval --as-of 2026-11-28` makes it, in a fresh data folder
+    (the command itself is tested in `test_evals.py`)."""
+    assistant = Assistant(Settings(data_dir=tmp_path, engine="offline"), today=lambda: TODAY)
+    return run_eval(assistant, read_eval_file(REPO_ROOT / "evals" / "data" / name))
 
 
 @pytest.fixture(scope="module")
