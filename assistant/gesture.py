@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
-from .items import Price, item_name, item_parts, unit_price
+from .items import Price, item_parts, order_name, unit_price
 from .knowledge import Exclusions, FoodFamily, Knowledge, Policy
 from .likes import liked
 from .models import Classification, Gesture, HistoryItem, Recall, Severity
@@ -172,7 +172,7 @@ def _repeat_orders(orders: list[HistoryItem]) -> list[Choice]:
     latte" are two oat lattes)."""
     wholes: dict[str, list[tuple[HistoryItem, str]]] = {}
     for order in orders:  # newest first
-        name = item_name(order.text)
+        name = order_name(order.text)
         if key := _key(name):
             wholes.setdefault(key, []).append((order, name))
     groups = {key: items for key, items in wholes.items() if len(items) >= 2}

@@ -42,11 +42,13 @@ _COUNT_LAST = re.compile(r"\s+(?:[x×]\s*\d+|\d+\s*[x×])$", re.IGNORECASE)
 _PARENTHESES = re.compile(r"\s*\([^)]*\)")
 _DETAIL = re.compile(r"\s*(?:[,;]|\s[-–—](?:\s|$)).*$")  # "…, sage", "… — 3.40 EUR"
 # Articles, possessives and intensifiers around the item: grammar.
+# A measure before "of" goes too ("a jar of our fig chutney", "a bucket of caramel popcorn").
 _BEFORE = re.compile(
-    r"^(?:(?:the|a|an|our|your|den|det|de|en|ett|et|ei|der|die|das|einen|eine|ein|unser\w*|"
+    r"^(?:(?:(?:a|an)\s+[^\W\d_]+\s+of|[^\W\d_]+\s+of\s+(?:our|your)|"
+    r"the|a|an|our|your|den|det|de|en|ett|et|ei|der|die|das|einen|eine|ein|unser\w*|"
     r"våra|vår|vårt|våre|vores|jeres|dere|er|ert|era|"
-    r"really|truly|verkligen|virkelig|wirklich|særligt|spesielt|besonders|"
-    r"[^\W\d_]+\s+of\s+(?:our|your))\s+)+", re.IGNORECASE)  # "a jar of our fig chutney"
+    r"really|truly|verkligen|virkelig|wirklich|særligt|spesielt|besonders)\s+)+",
+    re.IGNORECASE)
 _AFTER = re.compile(
     r"(?:\s+(?:våre|vores|våra|vår|vårt|deres|jeres|dere|very\s+much|so\s+much|a\s+lot|sehr|mycket|meget|"
     r"über\s+alles|more\s+than\s+anything|above\s+all|mer\s+än\s+allt|mer\s+enn\s+alt|"
@@ -87,6 +89,32 @@ def item_name(text: str) -> str:
         text = max(text.split("|"), key=lambda field: len(re.findall(_LETTERS, field)))
     text = _BOUGHT.sub("", _LABEL.sub("", text.strip()))
     return _bare(text)
+
+
+# What an order says after a comma that is no variant of its item: a size or a frequency
+# (a small closed class); a variant is one word that is neither ("Honung, lind", "Kaffebønner,
+# Kenya"). Two words or more after a comma are a second item ("Oat latte, banana bread").
+_NO_VARIANT = re.compile(
+    r"small|medium|large|regular|mini|maxi|stor|stort|stora|liten|litet|lilla|små|mellan|"
+    r"mellem|lille|store|groß|große|großer|klein|kleine|mittel|daily|weekly|monthly|daglig|"
+    r"dagligen|ugentlig|ukentlig|månedlig|månatlig|veckovis|månadsvis|täglich|wöchentlich|"
+    r"monatlich|(?:mon|tues|wednes|thurs|fri|satur|sun)day|(?:månd|tisd|onsd|torsd|fred|lörd|"
+    r"sönd)ag|(?:man|tirs|tys|ons|tors|fre|lør|søn)dag|(?:mon|diens|donners|frei|sams|"
+    r"sonn)tag|mittwoch", re.IGNORECASE)
+
+
+def order_name(text: str) -> str:
+    """An order's item with the variant it names after a comma: "Honung, lind, 500 g" ->
+    "Honung (lind)", so that two variants are two items and the reply names the one they
+    buy; "Caesar salad, large" -> "Caesar salad"."""
+    name = item_name(text)
+    fields = [field.strip() for field in _LABEL.sub("", text.strip()).split(",")]
+    if not name or "|" in text or len(fields) < 2:
+        return name
+    variant = fields[1]
+    if re.fullmatch(r"[^\W\d_][\w'-]*", variant) and not _NO_VARIANT.fullmatch(variant):
+        return f"{name} ({variant})"
+    return name
 
 
 def item_parts(text: str) -> list[str]:

@@ -208,6 +208,25 @@ _FREE_OF = re.compile(r"^(?:(?:only|just|bara|bare|kun|nur)\s+)?[^\W\d_]+"
 _DOING = re.compile(r"(?:(?:best|helst|most|am\s+liebsten)\s+)?(?:to|att|å|at|zu)\s|"
                     r"\w+ing\s+(?:the|a|an|my|his|her|their|our|your|it)\b", re.IGNORECASE)
 _CLAUSES = re.compile(r"[.;!]\s+|;\s*")
+# A note may open with when or where ("After class she always grabs …"); the like is then
+# said by the subject after it. English keeps its order; Nordic and German put the verb
+# before the subject ("Efter passet tar hon alltid …", "Nach dem Training nimmt sie …").
+_FRONTED = re.compile(
+    r"^(?:after|before|on|at|during|between|when|whenever|once|in)\s+(?:[^\W\d_]+\s+){0,3}?"
+    r"(?P<who>he|she|they)\s+(?P<rest>.+)$", re.IGNORECASE)
+_FRONTED_VERB_FIRST = re.compile(
+    r"^(?:efter|före|innan|under|på|etter|før|inden|nach|vor|bei|beim|im|am|zum|zur|"
+    r"während)\s+(?:[^\W\d_]+\s+){0,3}?(?P<verb>[^\W\d_]+)\s+"
+    r"(?P<who>hon|han|hun|hen|sie|er)\s+(?P<rest>.+)$", re.IGNORECASE)
+
+
+def _unfronted(clause: str) -> str | None:
+    """'Efter passet tar hon alltid en kaka' -> 'hon tar alltid en kaka'."""
+    if found := _FRONTED.match(clause):
+        return f"{found['who']} {found['rest']}"
+    if found := _FRONTED_VERB_FIRST.match(clause):
+        return f"{found['who']} {found['verb']} {found['rest']}"
+    return None
 _AFTER_COMMA = re.compile(r",\s+|\s+[-–—]\s+")  # "Regular - always gets the chai latte"
 
 
@@ -271,7 +290,8 @@ def _liked(text: str) -> Like | None:
     clauses = _CLAUSES.split(text.strip())
     # A like may follow a comma too ("VIP guest, usually books the sea-view suite").
     after_commas = [part for whole in clauses for part in _AFTER_COMMA.split(whole)[1:]]
-    for clause in (whole.strip() for whole in [*clauses, *after_commas]):
+    unfronted = [said for whole in clauses if (said := _unfronted(whole.strip()))]
+    for clause in (whole.strip() for whole in [*clauses, *after_commas, *unfronted]):
         if wanted := _INTEREST.match(clause):
             rest = _VERB_LAST.sub("", clause[wanted.end():])
             if found := _item_after(rest, also=_MATTER):  # no price or refund is a wish
