@@ -77,11 +77,16 @@ def test_no_treat_nor_options_where_the_harm_is_serious(assistant):
      "att du skadades", "sjuk"),
     ("Your kennel's dog bit my wife and she was taken to hospital for a tetanus jab.",
      "you getting hurt", "getting ill"),
+    ("Your van reversed into my husband on our driveway and knocked him over.",
+     "you getting hurt", "how you were treated"),
+    ("Nach dem Sturz auf Ihrer nassen Treppe liegt meine Mutter im Gips.",
+     "Ihrer Verletzung", "Behandlung"),
 ])
 def test_a_reply_names_the_injury_rather_than_what_followed_it(assistant, text, named,
                                                                  not_named):
-    """A bite is a floor with no severity of its own; the hospital visit after it still
-    does not make the reply apologise for an illness."""
+    """A bite, a cast or a person run over is a floor with no severity of its own; the
+    hospital visit after it still does not make the reply apologise for an illness, nor the
+    category's stock phrase stand in for the injury."""
     draft = assistant.draft(DraftRequest(text=text))
     assert draft.classification.severity == "critical"
     assert named in draft.reply and not_named not in draft.reply, draft.reply
