@@ -47,7 +47,8 @@ _BEFORE = re.compile(
     r"^(?:(?:(?:a|an)\s+[^\W\d_]+\s+of|[^\W\d_]+\s+of\s+(?:our|your)|"
     r"the|a|an|our|your|den|det|de|en|ett|et|ei|der|die|das|einen|eine|ein|unser\w*|"
     r"våra|vår|vårt|våre|vores|jeres|dere|er|ert|era|"
-    r"really|truly|verkligen|virkelig|wirklich|særligt|spesielt|besonders)\s+)+",
+    r"really|truly|verkligen|virkelig|wirklich|særligt|spesielt|besonders|også|också|auch|"
+    r"also|veldig|godt)\s+)+",
     re.IGNORECASE)
 _AFTER = re.compile(
     r"(?:\s+(?:våre|vores|våra|vår|vårt|deres|jeres|dere|very\s+much|so\s+much|a\s+lot|sehr|mycket|meget|"
@@ -66,6 +67,9 @@ _WHEN_FIRST = re.compile(rf"^{_WHEN}\s+[^\W\d_]+\s+", re.IGNORECASE)
 _WHEN_OR_WHOM_AFTER = re.compile(
     rf"\s+(?:{_WHEN}|for|till|til|für|when|whenever|while|när|medan|når|mens|wenn|sobald|"
     rf"solange)\b.*$", re.IGNORECASE)  # "… when he dines with us", "… når hun er her"
+# A relative clause after the item ("walnut loaf we bake on Fridays", "kakan som vi bakar").
+_RELATIVE_AFTER = re.compile(r"\s+(?:that|which|we|they|som|vi|ni|dere|wir)\s+.*$",
+                             re.IGNORECASE)
 # When in the day or week, after the item ("… at breakfast", "… am Morgen", "… on Fridays").
 _MEALTIME_AFTER = re.compile(
     r"\s+(?:at|in|on|for|with|over|zum|zur|am|im|beim|vid|till|på|til|ved|om|i)\s+"
@@ -172,7 +176,7 @@ def _bare(text: str) -> str:
     text = _COUNT_LAST.sub("", _COUNT_FIRST.sub("", text.strip()))
     text = _DETAIL.sub("", text)
     text = _WHEN_OR_WHOM_AFTER.sub("", _WHEN_FIRST.sub("", text.strip()))
-    text = _SOME_TIME_AFTER.sub("", _MEALTIME_AFTER.sub("", text))
+    text = _SOME_TIME_AFTER.sub("", _MEALTIME_AFTER.sub("", _RELATIVE_AFTER.sub("", text)))
     text = text.strip(" .!:-–—")
     without_article = _BEFORE.sub("", text)
     if without_article != text:

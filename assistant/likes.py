@@ -42,15 +42,16 @@ _HABIT = (r"(?:orders|buys|takes|drinks|eats|gets|picks|chooses|books|reserves|c
 _WHO = (r"(?:he|she|they|customer|guest|client|the\s+(?:customer|guest|client)|hon|han|hun|"
         r"hen|de|kunden|kunde|gästen|gæsten|gjesten|sie|er|der\s+(?:kunde|gast)|die\s+kundin)")
 # How much, before an adjective of liking ("er særligt glad for", "is especially fond of").
-_DEGREE = (r"(?:(?:very|really|so|particularly|especially|extremely|meget|så|særlig|særligt|"
-           r"rigtig|virkelig|utrolig|utroligt|veldig|svært|spesielt|väldigt|mycket|"
-           r"särskilt|verkligen|otroligt|jätte|helt|sehr|besonders|wirklich|ganz)\s+)?")
+_DEGREE = (r"(?:(?:very|really|so|particularly|especially|extremely|also|meget|så|særlig|"
+           r"særligt|rigtig|virkelig|utrolig|utroligt|veldig|svært|spesielt|væl|väldigt|"
+           r"mycket|särskilt|verkligen|otroligt|jätte|helt|også|också|sehr|besonders|wirklich|"
+           r"ganz|auch)\s+){0,2}")
 # The verbs of liking themselves, in each language (a plural subject too: "Their twins love").
 _LIKING_VERBS = (
     r"(?:really\s+)?(?:likes?|loves?|enjoys?|prefers?|adores?)|"
     rf"tycker\s+{_DEGREE}om|älskar|gillar|föredrar|"
     rf"är\s+{_DEGREE}förtjust\s+i|(?:er\s+)?{_DEGREE}glad\s+i|"
-    rf"er\s+(?:helt\s+)?(?:vild|vilde)\s+med|er\s+{_DEGREE}glad\s+(?:for|med)|"
+    rf"er\s+{_DEGREE}(?:vild|vilde)\s+med|er\s+{_DEGREE}glad\s+(?:for|med)|"
     r"elsker|kan\s+lide|liker|foretrekker|digger|"
     r"mag|mögen|liebt|lieben|bevorzugt|bevorzugen|schwärm\w*\s+für")
 _SOMEONE_LIKES = re.compile(
@@ -130,6 +131,8 @@ _INTEREST = re.compile(
     r"(?:would\s+(?:love|like)|wants?|is\s+dying|'d\s+(?:love|like))\s+to\s+(?:try|have|get)|"
     r"(?:has\s+been\s+)?eyeing|has\s+(?:had\s+)?(?:an?|her|his|their)\s+eye\s+on|"
     r"(?:has\s+)?asked\s+(?:us\s+)?(?:whether|if)\s+we\s+(?:sell|have|stock|carry|offer|do)|"
+    r"(?:has\s+)?asked\s+(?:us\s+)?about|(?:frågade\s+(?:om|efter)|spurgte\s+(?:om|efter|til)|"
+    r"spurte\s+(?:om|etter))(?!\s+vi\b)|fragte\s+nach|"
     r"(?:är\s+)?(?:mycket\s+)?(?:intresserad\s+av|nyfiken\s+på|sugen\s+på)|"
     r"vill\s+(?:gärna\s+)?(?:prova|testa)|(?:har\s+)?frågat?\w*\s+om\s+vi\s+(?:har|säljer)|"
     r"(?:er\s+)?(?:meget\s+|veldig\s+)?(?:interesseret\s+i|interessert\s+i|"
@@ -171,7 +174,14 @@ _MATTER = re.compile(
     r"preis\w*|rabat\w*|återbetal\w*|refusion\w*|tilbakebetal\w*|rückerstatt\w*|"
     r"erstattung\w*|försening\w*|forsinkelse\w*|verspätung\w*|avtal\w*|aftale\w*|"
     r"avtale\w*|vertrag\w*|kündig\w*|opsig\w*|reklamation\w*|beschwerde\w*|klage\w*|"
-    r"payments?|instal+ments?|deadlines?|betalning\w*|betaling\w*|zahlung\w*|frist\w*)\b",
+    r"payments?|instal+ments?|deadlines?|betalning\w*|betaling\w*|zahlung\w*|frist\w*|"
+    r"fees?|charges?|delivery|shipping|tracking|opening\s+hours|avgift\w*|gebyr\w*|"
+    r"gebühr\w*|leverans\w*|levering\w*|lieferung\w*|versand\w*|frakt\w*|"
+    r"öppettid\w*|åbningstid\w*|åpningstid\w*|öffnungszeit\w*|settings?|set-?up|"
+    r"configur\w*|passwords?|log-?in|accounts?|install\w*|instructions?|manuals?|"
+    r"warrant\w*|compatib\w*|inställning\w*|indstilling\w*|innstilling\w*|"
+    r"einstellung\w*|lösenord\w*|adgangskode\w*|passord\w*|passwort\w*|konto\w*|"
+    r"garanti\w*|anleitung\w*)\b",
     re.IGNORECASE)
 # How the customer wants to be dealt with is no gift either: "Prefers contact by email",
 # "Bevorzugt Rechnungen per Post", "Liker best kommunikasjon på engelsk". Channels, contact,
@@ -218,6 +228,32 @@ _FRONTED_VERB_FIRST = re.compile(
     r"^(?:efter|före|innan|under|på|etter|før|inden|nach|vor|bei|beim|im|am|zum|zur|"
     r"während)\s+(?:[^\W\d_]+\s+){0,3}?(?P<verb>[^\W\d_]+)\s+"
     r"(?P<who>hon|han|hun|hen|sie|er)\s+(?P<rest>.+)$", re.IGNORECASE)
+
+
+# What the customer told us, reported: "Told us on the phone that she loves …", "Nämnde att
+# hennes barn älskar …", "Har fortalt at datteren er glad i …", "Sagte, dass sie … liebt".
+_WORDS_BEFORE = r"\b(?:\s+[^\W\d_]+){0,3}\s*,?\s+"  # "on the phone", "am Telefon,"
+_REPORTED = re.compile(
+    rf"^(?:(?:told\s+us|mentioned|mentions|said|says){_WORDS_BEFORE}that|"
+    rf"(?:nämnde|nämner|sa|sade|berättade|har\s+(?:nämnt|berättat|sagt)){_WORDS_BEFORE}att|"
+    rf"(?:nævnte|nævner|sagde|fortalte|nevnte|sa|har\s+(?:nevnt|fortalt|sagt|nævnt))"
+    rf"{_WORDS_BEFORE}at|(?:sagte|erwähnte|erzählte|meinte){_WORDS_BEFORE}dass)\s+"
+    r"(?P<rest>.+)$", re.IGNORECASE)
+# German puts the verb of a "dass" clause last: "dass sie unseren Mohnstollen liebt".
+_VERB_LAST_LIKE = re.compile(
+    r"^(?P<who>(?:[^\W\d_]+\s+)?[^\W\d_]+)\s+(?P<item>.+?)\s+"
+    r"(?P<verb>liebt|lieben|mag|mögen|bevorzugt|bevorzugen|vergöttert)$", re.IGNORECASE)
+
+
+def _unreported(clause: str) -> str:
+    """What was reported, in place of the report: 'Sagte, dass sie unseren Mohnstollen
+    liebt' -> 'sie liebt unseren Mohnstollen' (the report's own words are no item)."""
+    if not (found := _REPORTED.match(clause)):
+        return clause
+    rest = found["rest"]
+    if last := _VERB_LAST_LIKE.match(rest):
+        return f"{last['who']} {last['verb']} {last['item']}"
+    return rest
 
 
 def _unfronted(clause: str) -> str | None:
@@ -269,7 +305,7 @@ def liked(text: str, preference: bool = False) -> Like | None:
 
 
 def _object(text: str) -> Like | None:
-    for clause in _CLAUSES.split(text.strip()):
+    for clause in (_unreported(part.strip()) for part in _CLAUSES.split(text.strip())):
         starts = list(_OBJECT.finditer(clause))
         # A clause the grammar of liking read and refused ("Likes to sit near the window"),
         # or one that reports an opinion ("Says the parking is a nightmare"), stays refused.
@@ -287,7 +323,7 @@ def _object(text: str) -> Like | None:
 
 
 def _liked(text: str) -> Like | None:
-    clauses = _CLAUSES.split(text.strip())
+    clauses = [_unreported(clause.strip()) for clause in _CLAUSES.split(text.strip())]
     # A like may follow a comma too ("VIP guest, usually books the sea-view suite").
     after_commas = [part for whole in clauses for part in _AFTER_COMMA.split(whole)[1:]]
     unfronted = [said for whole in clauses if (said := _unfronted(whole.strip()))]

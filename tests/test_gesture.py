@@ -226,6 +226,7 @@ def scenario_report(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str],
     ("gestures-heldout-11.jsonl", 0.9),  # written after heldout-10's fixes, run once: 10 of 16
     ("gestures-heldout-12.jsonl", 0.9),  # written in session 20, run once: 19 of 20
     ("gestures-heldout-13.jsonl", 0.9),  # 2 distractors each, run once: 13 of 16
+    ("gestures-heldout-14.jsonl", 0.9),  # the issue's kinds in turn, run once: 11 of 17
 ])
 def test_the_scenario_sets(scenario_report, name, right):
     report = scenario_report(name)
@@ -245,7 +246,7 @@ def test_the_scenario_sets(scenario_report, name, right):
     "gestures-heldout-4.jsonl", "gestures-heldout-5.jsonl", "gestures-heldout-6.jsonl",
     "gestures-heldout-7.jsonl", "gestures-heldout-8.jsonl", "gestures-heldout-9.jsonl",
     "gestures-heldout-10.jsonl", "gestures-heldout-11.jsonl", "gestures-heldout-12.jsonl",
-    "gestures-heldout-13.jsonl"])
+    "gestures-heldout-13.jsonl", "gestures-heldout-14.jsonl"])
 def test_no_scenario_offers_a_forbidden_item(scenario_report, name):
     report = scenario_report(name)
     named = {item["id"]: item["forbidden_named"] for item in report["items"]
