@@ -43,7 +43,7 @@ _WHO = (r"(?:he|she|they|customer|guest|client|the\s+(?:customer|guest|client)|h
         r"hen|de|kunden|kunde|gästen|gæsten|gjesten|sie|er|der\s+(?:kunde|gast)|die\s+kundin)")
 # How much, before an adjective of liking ("er særligt glad for", "is especially fond of").
 _DEGREE = (r"(?:(?:very|really|so|particularly|especially|extremely|also|meget|så|særlig|"
-           r"særligt|rigtig|virkelig|utrolig|utroligt|veldig|svært|spesielt|væl|väldigt|"
+           r"særligt|rigtig|virkelig|utrolig|utroligt|veldig|svært|spesielt|väldigt|"
            r"mycket|särskilt|verkligen|otroligt|jätte|helt|også|också|sehr|besonders|wirklich|"
            r"ganz|auch)\s+){0,2}")
 # The verbs of liking themselves, in each language (a plural subject too: "Their twins love").
@@ -218,6 +218,7 @@ _FREE_OF = re.compile(r"^(?:(?:only|just|bara|bare|kun|nur)\s+)?[^\W\d_]+"
 _DOING = re.compile(r"(?:(?:best|helst|most|am\s+liebsten)\s+)?(?:to|att|å|at|zu)\s|"
                     r"\w+ing\s+(?:the|a|an|my|his|her|their|our|your|it)\b", re.IGNORECASE)
 _CLAUSES = re.compile(r"[.;!]\s+|;\s*")
+_AFTER_COMMA = re.compile(r",\s+|\s+[-–—]\s+")  # "Regular - always gets the chai latte"
 # A note may open with when or where ("After class she always grabs …"); the like is then
 # said by the subject after it. English keeps its order; Nordic and German put the verb
 # before the subject ("Efter passet tar hon alltid …", "Nach dem Training nimmt sie …").
@@ -263,7 +264,6 @@ def _unfronted(clause: str) -> str | None:
     if found := _FRONTED_VERB_FIRST.match(clause):
         return f"{found['who']} {found['verb']} {found['rest']}"
     return None
-_AFTER_COMMA = re.compile(r",\s+|\s+[-–—]\s+")  # "Regular - always gets the chai latte"
 
 
 # A preference item says by its kind that its thing is liked, so where no grammar of liking
