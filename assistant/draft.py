@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime, timedelta
 from .cues import CueHit
 from .errors import InvalidInput
 from .gesture import no_treat, own_gestures
-from .knowledge import GestureOption, Knowledge
+from .knowledge import GestureOption, Knowledge, SomeoneHurt
 from .language import DRAFT_LANGUAGES
 from .models import Classification, Draft, FollowUp, Gesture, HistoryItem, Recall, Severity
 from .rubric import FLOOR_FLAGS
@@ -31,6 +31,31 @@ def _failure_weight(hit: CueHit) -> int:
     weighs as critical even when it sets no severity of its own."""
     severity = "critical" if FLOOR_FLAGS.intersection(hit.cue.flags) else hit.cue.severity or "low"
     return _SEVERITY_ORDER.index(severity)
+
+
+def _failure(understood: Understood, someone_hurt: SomeoneHurt) -> str | None:
+    """The failure in the complaint's own cues, the weightiest first; an injury or illness
+    of someone the customer names ("my son") names them; None where no cue words one."""
+    text = understood.reading.text
+    hits = [h for h in understood.reading.hits if h.cue.failure or "harm" in h.cue.flags]
+    for hit in sorted(hits, key=_failure_weight, reverse=True):
+        if "harm" in hit.cue.flags and (named := someone_hurt.named(_sentence(text, hit.phrase))):
+            return named
+        if hit.cue.failure:
+            return hit.cue.failure
+    return None
+
+
+def _sentence(text: str, phrase: str) -> str:
+    """The sentence of `text` that holds `phrase` (the whole text if it is not found)."""
+    at = text.find(phrase)
+    if at < 0:
+        return text
+    start = max(text.rfind(mark, 0, at) for mark in ".!?\n") + 1
+    ends = [end for mark in ".!?\n" if (end := text.find(mark, at + len(phrase))) >= 0]
+    return text[start:min(ends, default=len(text))]
+
+
 _LEAD_WORDS = {"a", "an", "the", "my", "his", "her", "ordered", "orders", "order", "likes",
                "loves", "prefers", "en", "ett", "et", "ein", "eine", "min", "mit", "mein"}
 
@@ -210,9 +235,8 @@ def compose(
     bank = knowledge.phrases[language]
     severity, effort, category = (
         classification.severity, classification.effort, classification.category)
-    hits = [h for h in understood.reading.hits if h.cue.failure]
-    hits.sort(key=_failure_weight, reverse=True)
-    failure = hits[0].cue.failure if hits else wording.pick(bank.failure[category], "failure")
+    failure = _failure(understood, bank.someone_hurt) or wording.pick(
+        bank.failure[category], "failure")
 
     parts = [wording.pick(bank.greeting, "greeting")]
     gesture: Gesture | None = None

@@ -97,7 +97,8 @@ def item_name(text: str) -> str:
 
 # What an order says after a comma that is no variant of its item: a size or a frequency
 # (a small closed class); a variant is one word that is neither ("Honung, lind", "Kaffebønner,
-# Kenya"). Two words or more after a comma are a second item ("Oat latte, banana bread").
+# Kenya"), or single words joined by "and" ("Hundefôr, laks og ris"). Two words otherwise
+# are a second item ("Oat latte, banana bread").
 _NO_VARIANT = re.compile(
     r"small|medium|large|regular|mini|maxi|stor|stort|stora|liten|litet|lilla|små|mellan|"
     r"mellem|lille|store|groß|große|großer|klein|kleine|mittel|daily|weekly|monthly|daglig|"
@@ -105,6 +106,20 @@ _NO_VARIANT = re.compile(
     r"monatlich|(?:mon|tues|wednes|thurs|fri|satur|sun)day|(?:månd|tisd|onsd|torsd|fred|lörd|"
     r"sönd)ag|(?:man|tirs|tys|ons|tors|fre|lør|søn)dag|(?:mon|diens|donners|frei|sams|"
     r"sonn)tag|mittwoch", re.IGNORECASE)
+_VARIANT_AND = re.compile(r"\s+(?:and|och|og|und|&)\s+", re.IGNORECASE)
+_WORD = re.compile(r"[^\W\d_][\w'-]*")
+
+# A table ("Table for 2", "Bord til tre"): the booking itself, no item a reply can treat the
+# customer to (a meal "for two" is one, and so is a stay the guest keeps coming back for).
+_HOW_MANY = (r"(?:\d+|two|three|four|five|six|seven|eight|två|tre|fyra|fem|sex|sju|åtta|to|fire|"
+             r"seks|syv|otte|åtte|zwei|drei|vier|fünf|sechs|sieben|acht)")
+_TABLE = re.compile(rf"\b(?:table|bord|tisch)\b[^,]*?\b(?:for|för|til|für)\s+{_HOW_MANY}\b",
+                    re.IGNORECASE)
+
+
+def is_table_booking(text: str) -> bool:
+    """The order books a table (see `_TABLE`)."""
+    return bool(_TABLE.search(text))
 
 
 def order_name(text: str) -> str:
@@ -116,7 +131,8 @@ def order_name(text: str) -> str:
     if not name or "|" in text or len(fields) < 2:
         return name
     variant = fields[1]
-    if re.fullmatch(r"[^\W\d_][\w'-]*", variant) and not _NO_VARIANT.fullmatch(variant):
+    if all(_WORD.fullmatch(word) and not _NO_VARIANT.fullmatch(word)
+           for word in _VARIANT_AND.split(variant)):
         return f"{name} ({variant})"
     return name
 

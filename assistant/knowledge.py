@@ -159,6 +159,32 @@ class StyleRules(BaseModel):
     full_refund_min_cap: float
 
 
+class SomeoneHurt(BaseModel):
+    """How a reply names someone the customer says was hurt or made ill ("my son" -> "what
+    happened to your son"), rather than "you getting hurt"."""
+
+    template: str  # "what happened to {who}"
+    possessives: list[str]  # before the word, one word may come between ("my little boy")
+    after: list[str]  # behind it ("sønnen min")
+    who: dict[str, str]  # the word as the customer writes it -> as the reply says it
+
+    @cached_property
+    def regex(self) -> re.Pattern[str]:
+        words = "|".join(sorted(map(re.escape, self.who), key=len, reverse=True))
+        pattern = (rf"\b(?:{'|'.join(map(re.escape, self.possessives))})\s+(?:\w+\s+)?"
+                   rf"({words})\b(?!['’]s)")
+        if self.after:
+            pattern += rf"|\b({words})\s+(?:{'|'.join(map(re.escape, self.after))})\b"
+        return re.compile(pattern, re.IGNORECASE)
+
+    def named(self, sentence: str) -> str | None:
+        """The reply's words for the first such person the sentence names, or None."""
+        match = self.regex.search(sentence)
+        if match is None:
+            return None
+        return self.template.format(who=self.who[(match.group(1) or match.group(2)).lower()])
+
+
 class PhraseBank(BaseModel):
     """Interchangeable wordings for each part of a reply, in one language."""
 
@@ -179,6 +205,7 @@ class PhraseBank(BaseModel):
     when: dict[Effort, list[str]]
     fix: dict[Category, list[str]]
     failure: dict[Category, list[str]]
+    someone_hurt: SomeoneHurt
 
 
 class Example(BaseModel):

@@ -7,7 +7,7 @@ from assistant.gesture import no_treat
 from assistant.history import read_history_file
 from assistant.models import ComplaintIn, DraftRequest, HistoryItemIn
 from assistant.settings import REPO_ROOT
-from tests.conftest import new_assistant
+from tests.conftest import data_cases, new_assistant
 
 
 @pytest.fixture()
@@ -74,13 +74,13 @@ def test_no_treat_nor_options_where_the_harm_is_serious(assistant):
 
 @pytest.mark.parametrize(("text", "named", "not_named"), [
     ("Er personal lät en hund bita min son i handen och vi fick åka till akuten.",
-     "att du skadades", "sjuk"),
+     "det som hände din son", "sjuk"),
     ("Your kennel's dog bit my wife and she was taken to hospital for a tetanus jab.",
-     "you getting hurt", "getting ill"),
+     "what happened to your wife", "getting ill"),
     ("Your van reversed into my husband on our driveway and knocked him over.",
-     "you getting hurt", "how you were treated"),
+     "what happened to your husband", "how you were treated"),
     ("Nach dem Sturz auf Ihrer nassen Treppe liegt meine Mutter im Gips.",
-     "Ihrer Verletzung", "Behandlung"),
+     "Das mit Ihrer Mutter", "Behandlung"),
 ])
 def test_a_reply_names_the_injury_rather_than_what_followed_it(assistant, text, named,
                                                                  not_named):
@@ -90,6 +90,16 @@ def test_a_reply_names_the_injury_rather_than_what_followed_it(assistant, text, 
     draft = assistant.draft(DraftRequest(text=text))
     assert draft.classification.severity == "critical"
     assert named in draft.reply and not_named not in draft.reply, draft.reply
+
+
+@pytest.mark.parametrize("case", data_cases("someone-hurt.jsonl"))
+def test_a_reply_names_who_was_hurt(assistant, case):
+    """"My grandmother broke her hip": the reply is sorry for what happened to her, not for
+    "you getting hurt"; a relative named only in passing ("my daughter's bag") is not the one
+    hurt."""
+    draft = assistant.draft(DraftRequest(text=case["text"]))
+    assert draft.classification.severity == "critical", draft.classification.reasons
+    assert case["named"] in draft.reply, draft.reply
 
 
 def test_wording_varies_between_complaints(assistant):
