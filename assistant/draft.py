@@ -15,9 +15,10 @@ from datetime import UTC, date, datetime, timedelta
 
 from .cues import CueHit
 from .errors import InvalidInput
-from .gesture import no_treat, own_gestures
+from .gesture import RuledOut, no_treat, own_gestures
 from .knowledge import GestureOption, Knowledge, SomeoneHurt
 from .language import DRAFT_LANGUAGES
+from .likes import liked
 from .models import Classification, Draft, FollowUp, Gesture, HistoryItem, Recall, Severity
 from .rubric import FLOOR_FLAGS
 from .style import run_checks
@@ -127,7 +128,12 @@ def choose_gesture(
     currency = knowledge.policy.currency
     if not allowed:
         return None, used
+    ruled_out = RuledOut.of(recall, today, cooldown_days, complaint, knowledge.exclusions) \
+        if recall else None
     for pref in (recall.facts.preferences if recall else []):
+        like = liked(pref.text, preference=True)
+        if ruled_out and ruled_out(like.words if like else pref.text):
+            continue  # a vegan's old "loves our cheesecake" grounds no dessert either
         for option in allowed:
             match = option.regex.search(pref.text) if option.regex and not option.generic else None
             if match:

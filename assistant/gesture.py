@@ -29,7 +29,8 @@ _EXCLUDES = re.compile(
     r"(?:does\s+not|doesn'?t|do\s+not|don'?t|never)\s+(?:drink|eat)|"
     r"(?:no\s+longer|not\s+any\s?more)\s+(?:drinks?|eats?)|"
     r"(?:stopped|quit|gave\s+up)\s+(?:drinking|eating)|no\s+|"
-    r"dricker\s+inte|äter\s+inte|drikker\s+ikke|spiser\s+ikke|tåler\s+ikke|"
+    r"dricker\s+inte|äter\s+inte|drikker\s+ikke|spiser\s+ikke|tåler\s+ikke|tål\s+inte|"
+    r"kan\s+(?:ikke|inte)\s+tål[ae]|"
     r"(?:trinkt|isst|verträgt)\s+(?:[^\W\d]+\s+){0,4}?kein\w*|vegan\w*|vegetar\w*)\s*(\w+)?"
     r"(?:(?=[ -](\w+)))?",  # the next word, not consumed: it may start the next phrase
     re.IGNORECASE)
@@ -62,6 +63,41 @@ class Choice:
     price: Price | None = None  # one of the item, as the newest order gives it
 
 
+@dataclass(frozen=True)
+class RuledOut:
+    """What this customer is not offered now, asked of any words (an option, a liked text)."""
+
+    recent: list[str]  # gestures given within the cooldown, or that failed
+    excluded: set[str]  # words a note or the complaint rules out ("nuts")
+    foods: list[FoodFamily]  # families an allergy or a diet rules out, by meaning
+    ended: set[str]  # stems of what the customer ended (`_ended_stems`)
+
+    @classmethod
+    def of(cls, recall: Recall, today: date, cooldown_days: int, complaint: str = "",
+           exclusions: Exclusions | None = None) -> RuledOut:
+        facts = recall.facts
+        # Not again: what was given within the cooldown, and a gesture that already failed
+        # (the customer complained again after it), whenever it was.
+        complaints = [item.at for item in facts.earlier_failures]
+        recent = [g.text for g in facts.gestures_given
+                  if g.at >= today - timedelta(days=cooldown_days)
+                  or any(at > g.at for at in complaints)]
+        # What the customer cannot or will not have: in a note or preference, or said in the
+        # complaint itself ("I'm vegetarian now and got ham again", "allergisk over for nødder").
+        notes = [item.text for item in [*facts.notes, *facts.preferences]]
+        excluded, named = _excluded_words(notes, complaint)
+        foods = _ruled_out_foods([*notes, complaint], named, exclusions)
+        # A family's name is left to its family, which knows what is not of it ("alkoholfri øl").
+        names = {name.lower() for food in foods for name in food.names}
+        excluded -= names | {_singular(name) for name in names}
+        ended = _ended_stems([complaint, *(note.text for note in facts.notes)])
+        return cls(recent, excluded, foods, ended)
+
+    def __call__(self, words: str) -> bool:
+        return (_overlaps(words, self.recent) or _excluded(words, self.excluded)
+                or _holds(words, self.foods) or any(stem in words.lower() for stem in self.ended))
+
+
 def from_history(recall: Recall | None, today: date, cooldown_days: int, complaint: str = "",
                  exclusions: Exclusions | None = None) -> list[Choice]:
     """This customer's own options, best first: likes, then repeat orders; none the
@@ -70,20 +106,7 @@ def from_history(recall: Recall | None, today: date, cooldown_days: int, complai
     if recall is None:
         return []
     facts = recall.facts
-    # Not again: what was given within the cooldown, and a gesture that already failed (the
-    # customer complained again after it), whenever it was.
-    complaints = [item.at for item in facts.earlier_failures]
-    recent = [g for g in facts.gestures_given if g.at >= today - timedelta(days=cooldown_days)
-              or any(at > g.at for at in complaints)]
-    # What the customer cannot or will not have: in a note or preference, or said in the
-    # complaint itself ("I'm vegetarian now and got ham again", "allergisk over for nødder").
-    notes = [item.text for item in [*facts.notes, *facts.preferences]]
-    excluded, named = _excluded_words(notes, complaint)
-    foods = _ruled_out_foods([*notes, complaint], named, exclusions)
-    # A family's name is left to its family, which knows what is not of it ("alkoholfri øl").
-    names = {name.lower() for food in foods for name in food.names}
-    excluded -= names | {_singular(name) for name in names}
-    ended = _ended_stems([complaint, *(note.text for note in facts.notes)])
+    ruled_out = RuledOut.of(recall, today, cooldown_days, complaint, exclusions)
     # What they said they like, then what a note says they like ("Asks for the blueberry
     # facial every visit": said of this one thing, where a repeat booking may be the service
     # itself), then what they come back for.
@@ -92,9 +115,7 @@ def from_history(recall: Recall | None, today: date, cooldown_days: int, complai
                       for item in items if (like := liked(item.text, preference))]
                      for items, preference in ((facts.preferences, True), (facts.notes, False)))
     choices = [choice for choice in [*stated, *noted, *_repeat_orders(facts.orders)]
-               if not _overlaps(choice.words, [g.text for g in recent])
-               and not _excluded(choice.words, excluded) and not _holds(choice.words, foods)
-               and not any(stem in choice.words.lower() for stem in ended)]
+               if not ruled_out(choice.words)]
     return _since_restriction(choices, [*facts.notes, *facts.preferences], exclusions)
 
 
@@ -227,13 +248,15 @@ def _excluded_words(notes: list[str], complaint: str) -> tuple[set[str], set[str
 def _ruled_out_foods(texts: list[str], excluded: set[str],
                      exclusions: Exclusions | None) -> list[FoodFamily]:
     """Every family a diet ("Vegan") or an excluded family name ("Allergic to shellfish",
-    "doesn't drink alcohol") rules out."""
+    "doesn't drink alcohol", "tål inte mjölkprodukter": a compound on the name) rules out."""
     if exclusions is None:
         return []
     names = {_singular(word) for word in excluded} | {w.translate(_FOLD) for w in excluded}
     families = {name for name, family in exclusions.families.items()
                 if names & ({_singular(n) for n in family.names}
-                            | {n.translate(_FOLD) for n in family.names})}
+                            | {n.translate(_FOLD) for n in family.names})
+                or any(word.startswith(n.translate(_FOLD)) for word in names
+                       for n in family.names if len(n) >= 4)}
     families |= {name for text in texts for diet in exclusions.diet
                  if diet.regex.search(text) for name in diet.rules_out}
     return [exclusions.families[name] for name in sorted(families)]
@@ -241,9 +264,15 @@ def _ruled_out_foods(texts: list[str], excluded: set[str],
 
 def _holds(words: str, families: list[FoodFamily]) -> bool:
     """An option holds a family by one of its words, or by the family's own name ("the
-    seafood platter" for a shellfish allergy, "Meeresfrüchte-Risotto" for a vegan)."""
-    return any(_names_food(family.not_of_it.sub(" ", words) if family.not_of_it else words,
-                           [*family.words, *family.names]) for family in families)
+    seafood platter" for a shellfish allergy, "Meeresfrüchte-Risotto" for a vegan), or by a
+    compound on one of its `tails` ("tawny portvin" for a non-drinker)."""
+    for family in families:
+        said = family.not_of_it.sub(" ", words) if family.not_of_it else words
+        if _names_food(said, [*family.words, *family.names]) or any(
+                re.fullmatch(rf"\w{{3,}}{tail}(?:et|en|er|e)?", token)
+                for token in re.findall(r"\w+", said.lower()) for tail in family.tails):
+            return True
+    return False
 
 
 def _names_food(words: str, foods: list[str]) -> bool:

@@ -47,6 +47,9 @@ class FoodFamily(BaseModel):
     names: list[str]  # what a note calls the family: "shellfish", "skaldjur", "dairy"
     words: list[str]  # what an option holding it says: "prawn", "räk", "butter", "grädde"
     unless: list[str] = Field(default_factory=list)  # "hazelnut butter", "ginger beer"
+    # Short words that name it as a compound's last part too: "vin" in "portvin", "husvinet"
+    # (a longer word does anyway; a short one only where no other language means else by it).
+    tails: list[str] = Field(default_factory=list)
 
     @cached_property
     def not_of_it(self) -> re.Pattern[str] | None:

@@ -114,9 +114,13 @@ _PRAISE = (r"(?:(?:simply|just|absolutely|really|so|truly|einfach|wirklich|helt|
            r"(?:(?:the|det|den|de|das|der|die)\s+)?(?:best|bästa|bedste|beste|besten|highlight|"
            r"(?:(?:his|her|their|hans|hennes|hendes|ihr|sein)\s+)?\w*fav\w*|lieblings\w*|"
            r"amazing|wonderful|delicious|great|perfect|fantastic|superb|underbar|fantastisk|"
-           r"lækker|herlig|nydelig|großartig|toll|köstlich|lecker|wunderbar|spitze|klasse)\b")
-_SAYS = (r"(?:says|said|thinks|finds|feels|tycker|anser|säger|synes|siger|mener|sier|meint|"
-         r"sagt|findet)")
+           r"lækker|herlig|nydelig|großartig|toll|köstlich|lecker|wunderbar|spitze|klasse|"
+           # "… are her guilty pleasure", "… är hans stora svaghet", "… sind ihre Schwäche"
+           r"(?:(?:his|her|their|hans|hennes|hendes|deras|deres|ihre?|seine?|an?|en|ei|ett|"
+           r"et|eine?)\s+)?(?:(?:big|biggest|real|stora|store|große|größte)\s+)?"
+           r"(?:guilty\s+pleasure|weakness|svaghet|svaghed|svakhet|schwäche))\b")
+_SAYS = (r"(?:says|said|thinks|finds|feels|told\s+(?:us|me)|tycker|anser|säger|berättade|"
+         r"synes|siger|fortalte|mener|sier|meint|sagt|findet|erzählte),?")
 _PRAISED = re.compile(
     rf"^(?:{_SAYS}\s+(?:that\s+|att\s+|at\s+|dass\s+)?)?(?P<item>.+?)\s+"
     rf"(?:is|are|was|were|är|var|er|ist|sind|war)\s+{_PRAISE}|"

@@ -102,6 +102,26 @@ def test_a_reply_names_who_was_hurt(assistant, case):
     assert case["named"] in draft.reply, draft.reply
 
 
+@pytest.mark.parametrize(("note", "like", "forbidden"), [
+    ("Vegan since the spring", "Loves our baked cheesecake", "cheesecake"),  # tune
+    ("Lebt seit Kurzem vegan", "Liebt unseren Käsekuchen", "Käsekuchen"),  # tune
+    ("Ist seit dem Sommer Veganerin", "Schwärmt von unserer Sahnetorte", "Sahnetorte"),
+    ("Tål inte mjölkprodukter längre", "Gillar vår chokladmousse med grädde", "mousse"),
+])
+def test_a_like_that_a_diet_rules_out_grounds_no_gesture_at_all(assistant, note, like,
+                                                                  forbidden):
+    """A vegan's old "loves our cheesecake" is neither offered nor the reason for the
+    catalogue's dessert ("because you like cheesecake, a dessert on me")."""
+    customer = f"diet-{len(note)}-{len(like)}"
+    assistant.add_history(customer, [
+        HistoryItemIn(id="p1", kind="preference", text=like, at=date(2026, 2, 1)),
+        HistoryItemIn(id="n1", kind="note", text=note, at=date(2026, 5, 1))])
+    draft = assistant.draft(DraftRequest(text="My order was forgotten again.",
+                                         customer_id=customer))
+    assert forbidden.lower() not in draft.reply.lower(), draft.reply
+    assert all(option.based_on != "p1" for option in draft.gesture_options)
+
+
 def test_wording_varies_between_complaints(assistant):
     texts = [f"My order #{n} arrived two days late." for n in range(8)]
     openings = {assistant.draft(DraftRequest(text=t)).reply.split("\n")[2] for t in texts}
