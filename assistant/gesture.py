@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
-from .items import Price, is_table_booking, item_parts, order_name, unit_price
+from .items import Price, is_no_gift, item_parts, order_name, unit_price
 from .knowledge import Exclusions, FoodFamily, Knowledge, Policy
 from .likes import liked
 from .models import Classification, Gesture, HistoryItem, Recall, Severity
@@ -190,10 +190,10 @@ def _repeat_orders(orders: list[HistoryItem]) -> list[Choice]:
     """Items ordered twice or more, the most often and most recently first, in the words of
     the newest order. An order that names several items counts for each of them, where the
     order as a whole is not a repeat ("Oat latte, banana bread" and "Cheese toastie, oat
-    latte" are two oat lattes). A booked table is no item to treat them to."""
+    latte" are two oat lattes). A booked table or a medicine is no item to treat them to."""
     wholes: dict[str, list[tuple[HistoryItem, str]]] = {}
     for order in orders:  # newest first
-        if is_table_booking(order.text):
+        if is_no_gift(order.text):
             continue
         name = order_name(order.text)
         if key := _key(name):

@@ -83,6 +83,16 @@ _MEALTIME_AFTER = re.compile(
 _SOME_TIME_AFTER = re.compile(
     r"\s+(?:some\s*day|one\s+day|one\s+of\s+these\s+days|next\s+time|nästa\s+gång|"
     r"næste\s+gang|neste\s+gang|en\s+dag|nächstes\s+mal|irgendwann)$", re.IGNORECASE)
+# When they took to it, at the end: "… sedan i somras", "… since last spring", "… i december".
+_SEASON_AFTER = re.compile(
+    r"\s+(?:since|sedan|siden|seit|from|last|this|every|each|varje|hver|jeden|jede|in|i|im|om)"
+    r"\s+(?:(?:last|the|dem|den|i|sidste|forrige|förra|letzten?)\s+)?"
+    r"(?:summer|winter|spring|autumn|fall|somras|vintras|våras|höstas|sommaren|sommar|"
+    r"vintern|vinter|våren|vår|hösten|höst|sommeren|sommer|vinteren|foråret|forår|efteråret|"
+    r"efterår|høsten|høst|frühling|herbst|january|february|march|april|may|june|july|august|"
+    r"september|october|november|december|januari|februari|mars|maj|juni|juli|augusti|"
+    r"januar|februar|marts|mai|oktober|desember|dezember|märz|christmas|julen|jul|"
+    r"weihnachten|easter|påsken|påsk|påske|ostern)(?:\s+\d{4})?$", re.IGNORECASE)
 # Connectors between items of one order.
 _AND = re.compile(r"\s*(?:,|\s(?:and|och|og|und|&|\+)\s)\s*", re.IGNORECASE)
 
@@ -109,17 +119,20 @@ _NO_VARIANT = re.compile(
 _VARIANT_AND = re.compile(r"\s+(?:and|och|og|und|&)\s+", re.IGNORECASE)
 _WORD = re.compile(r"[^\W\d_][\w'-]*")
 
-# A table ("Table for 2", "Bord til tre"): the booking itself, no item a reply can treat the
-# customer to (a meal "for two" is one, and so is a stay the guest keeps coming back for).
+# What no reply treats a customer to, though they order it again and again: a table
+# ("Table for 2", "Bord til tre": the booking, not what they eat; a meal "for two" is an
+# item, and so is a stay the guest keeps coming back for), and a medicine on prescription.
 _HOW_MANY = (r"(?:\d+|two|three|four|five|six|seven|eight|två|tre|fyra|fem|sex|sju|åtta|to|fire|"
              r"seks|syv|otte|åtte|zwei|drei|vier|fünf|sechs|sieben|acht)")
-_TABLE = re.compile(rf"\b(?:table|bord|tisch)\b[^,]*?\b(?:for|för|til|für)\s+{_HOW_MANY}\b",
-                    re.IGNORECASE)
+_NO_GIFT = re.compile(
+    rf"\b(?:table|bord|tisch)\b[^,]*?\b(?:for|för|til|für)\s+{_HOW_MANY}\b|"
+    r"\b(?:prescriptions?|recept\w*|resept\w*|rezept\w*|medication|medicines?|"
+    r"läkemedel\w*|lægemiddel\w*|legemiddel\w*|arznei\w*|medikament\w*)", re.IGNORECASE)
 
 
-def is_table_booking(text: str) -> bool:
-    """The order books a table (see `_TABLE`)."""
-    return bool(_TABLE.search(text))
+def is_no_gift(text: str) -> bool:
+    """The order is a table booked or a medicine (see `_NO_GIFT`)."""
+    return bool(_NO_GIFT.search(text))
 
 
 def order_name(text: str) -> str:
@@ -193,6 +206,7 @@ def _bare(text: str) -> str:
     text = _DETAIL.sub("", text)
     text = _WHEN_OR_WHOM_AFTER.sub("", _WHEN_FIRST.sub("", text.strip()))
     text = _SOME_TIME_AFTER.sub("", _MEALTIME_AFTER.sub("", _RELATIVE_AFTER.sub("", text)))
+    text = _SEASON_AFTER.sub("", text)
     text = text.strip(" .!:-–—")
     without_article = _BEFORE.sub("", text)
     if without_article != text:

@@ -52,7 +52,7 @@ _LIKING_VERBS = (
     rf"tycker\s+{_DEGREE}om|älskar|gillar|föredrar|"
     rf"är\s+{_DEGREE}förtjust\s+i|(?:er\s+)?{_DEGREE}glad\s+i|"
     rf"er\s+{_DEGREE}(?:vild|vilde)\s+med|er\s+{_DEGREE}glad\s+(?:for|med)|"
-    r"elsker|kan\s+lide|liker|foretrekker|digger|"
+    r"elsker|kan\s+lide|liker|foretrekker|foretrækker|digger|"
     r"mag|mögen|liebt|lieben|bevorzugt|bevorzugen|schwärm\w*\s+für")
 _SOMEONE_LIKES = re.compile(
     rf"^(?P<who>(?:[^\W\d_]+\s+)?[^\W\d_]+)\s+(?:{_LIKING_VERBS}|"
@@ -63,6 +63,9 @@ _LIKES = re.compile(
     rf"^(?:{_WHO}\s+)?(?:"
     # Idioms of liking, before the habit verbs ("has a weakness for" is no habit of having).
     r"has\s+a\s+(?:real\s+|big\s+)?weakness\s+for|swears\s+by|can'?t\s+resist|"
+    rf"(?:is\s+)?(?:{_FREQUENTLY}\s+)?(?:raves|raving|gushes|gushing)\s+about|"
+    r"(?:has\s+)?(?:fallen|fell)\s+for|(?:got\s+|is\s+)?hooked\s+on|"
+    r"(?:har\s+)?(?:fastnat|fallit)\s+för|(?:er\s+)?faldet\s+for|(?:har\s+)?falt\s+for|"
     r"(?:is\s+)?(?:really\s+|totally\s+|very\s+much\s+)?into|(?:is\s+)?partial\s+to|"
     r"(?:is\s+)?a\s+(?:real\s+|big\s+)?sucker\s+for|goes\s+(?:mad|crazy|wild)\s+for|"
     r"har\s+en\s+(?:stor\s+)?(?:svaghet\s+för|svaghed\s+for|svakhet\s+for)|"
@@ -146,8 +149,11 @@ _INTEREST = re.compile(
     r"interessiert\s+sich\s+(?:sehr\s+)?für|(?:ist\s+)?neugierig\s+auf)\s+"
     # German puts the verb last: "möchte mal unseren Barista-Kurs ausprobieren".
     r"|^(?:möchte|würde|will)\s+(?:gerne?\s+)?(?:mal\s+)?(?=.+\s(?:aus)?(?:probieren|testen)$)"
-    r"|^hat\s+ein\s+auge\s+auf\s+(?=.+\sgeworfen$)", re.IGNORECASE)
-_VERB_LAST = re.compile(r"\s+(?:(?:aus)?probieren|testen|geworfen)$", re.IGNORECASE)
+    r"|^hat\s+ein\s+auge\s+auf\s+(?=.+\sgeworfen$)"
+    r"|^(?:hat|hatte)\s+sich\s+nach\s+(?=.+\s(?:erkundigt|informiert)$)"
+    r"|^erkundigte\s+sich\s+nach\s+", re.IGNORECASE)
+_VERB_LAST = re.compile(r"\s+(?:(?:aus)?probieren|testen|geworfen|erkundigt|informiert)$",
+                        re.IGNORECASE)
 # Any verb with an adverb of habit is a habit too ("Always adds the scalp massage", "Hyr
 # nästan alltid tandemcykeln", "Mietet meistens das E-Bike"), so the verbs of taking need no
 # list; the habits that are no liking do ("always complains about", "glemmer altid"), and so
@@ -238,11 +244,15 @@ _FRONTED_VERB_FIRST = re.compile(
 # What the customer told us, reported: "Told us on the phone that she loves …", "Nämnde att
 # hennes barn älskar …", "Har fortalt at datteren er glad i …", "Sagte, dass sie … liebt".
 _WORDS_BEFORE = r"\b(?:\s+[^\W\d_]+){0,3}\s*,?\s+"  # "on the phone", "am Telefon,"
+# The word for "that" may be left out before a subject ("Kunden sa han elsker …").
 _REPORTED = re.compile(
-    rf"^(?:(?:told\s+us|mentioned|mentions|said|says){_WORDS_BEFORE}that|"
-    rf"(?:nämnde|nämner|sa|sade|berättade|har\s+(?:nämnt|berättat|sagt)){_WORDS_BEFORE}att|"
+    rf"^(?:{_WHO}\s+)?(?:(?:told\s+us|mentioned|mentions|said|says){_WORDS_BEFORE}"
+    r"(?:that\s+|(?=(?:he|she|they)\s))|"
+    rf"(?:nämnde|nämner|sa|sade|berättade|har\s+(?:nämnt|berättat|sagt)){_WORDS_BEFORE}"
+    r"(?:att\s+|(?=(?:hon|han|hen|de)\s))|"
     rf"(?:nævnte|nævner|sagde|fortalte|nevnte|sa|har\s+(?:nevnt|fortalt|sagt|nævnt))"
-    rf"{_WORDS_BEFORE}at|(?:sagte|erwähnte|erzählte|meinte){_WORDS_BEFORE}dass)\s+"
+    rf"{_WORDS_BEFORE}(?:at\s+|(?=(?:hun|han|de)\s))|"
+    rf"(?:sagte|erwähnte|erzählte|meinte){_WORDS_BEFORE}(?:dass\s+|(?=(?:sie|er)\s)))"
     r"(?P<rest>.+)$", re.IGNORECASE)
 # German puts the verb of a "dass" clause last: "dass sie unseren Mohnstollen liebt".
 _VERB_LAST_LIKE = re.compile(
@@ -371,5 +381,19 @@ def _item_after(rest: str, also: re.Pattern[str] | None = None) -> Like | None:
 
 
 def _named(text: str, wish: bool = False) -> Like | None:
-    words = item_name(text)
-    return Like(words, wish) if words else None
+    words = item_name(_COMPARED.split(text)[0])
+    bare = _TRAILING_OFTEN.sub("", words) if words else ""  # "dem alltid"
+    return Like(words, wish) if words and not _PRONOUN.fullmatch(bare) else None
+
+
+# What it is liked over is not liked: "Prefers ranunculus over roses", "Mag Pfefferminztee
+# lieber als Kaffee".
+_COMPARED = re.compile(
+    r"\s+(?:over|rather\s+than|instead\s+of|more\s+than|framför|hellre\s+än|snarare\s+än|"
+    r"mer\s+än|fremfor|frem\s+for|i\s+stedet\s+for|istedenfor|heller\s+enn|mere\s+end|"
+    r"mer\s+enn|statt|anstatt|lieber\s+als|mehr\s+als)\s", re.IGNORECASE)
+_TRAILING_OFTEN = re.compile(rf"\s+{_FREQUENTLY}$", re.IGNORECASE)
+# A pronoun stands for something said elsewhere ("Köper dem till sin son"): no item.
+_PRONOUN = re.compile(
+    r"(?:it|them|those|these|that|this|one|ones|some|dem|dom|det|den|de|dei|dessa|disse|"
+    r"dette|denne|es|sie|ihn|diese|dieses|welche)", re.IGNORECASE)
