@@ -199,24 +199,39 @@ def _repeat_orders(orders: list[HistoryItem]) -> list[Choice]:
         if key := _key(name):
             wholes.setdefault(key, []).append((order, name))
     groups = {key: items for key, items in wholes.items() if len(items) >= 2}
-    parts: dict[str, list[tuple[HistoryItem, str]]] = {}
-    for key, items in wholes.items():
-        if key in groups:
-            continue
-        for order, _ in items:
-            for name in dict.fromkeys(item_parts(order.text)):
-                if part := _key(name):
-                    parts.setdefault(part, []).append((order, name))
     # An order's price is the item's only where the order is that item alone.
     priced = set(groups)
+    parts = _parts([items for key, items in wholes.items() if key not in priced])
     groups |= {key: items for key, items in parts.items()
                if len(items) >= 2 and key not in groups}
-    ranked = sorted(groups.items(),
-                    key=lambda kv: (-len(kv[1]), -kv[1][0][0].at.toordinal()))
-    return [Choice(items[0][1], [order.id for order, _ in items],
-                   f"ordered {len(items)} times ({', '.join(order.id for order, _ in items)})",
-                   items[0][0].at, unit_price(items[0][0].text) if key in priced else None)
-            for key, items in ranked]
+    # A repeat's own parts come last, for when the whole is ruled out ("Diavola + garlic
+    # dip" after the garlic dip was the gesture); split at "and" only, as its commas may
+    # hold a variant or a size.
+    inner = _parts([items for key, items in wholes.items() if key in priced], commas=False)
+    later = {key: items for key, items in inner.items() if len(items) >= 2 and key not in groups}
+
+    def ranked(found: dict[str, list[tuple[HistoryItem, str]]]) -> list[str]:
+        return sorted(found, key=lambda key: (-len(found[key]), -found[key][0][0].at.toordinal()))
+
+    keys = [*ranked(groups), *ranked(later)]
+    groups |= later
+    return [Choice(groups[key][0][1], [order.id for order, _ in groups[key]],
+                   f"ordered {len(groups[key])} times "
+                   f"({', '.join(order.id for order, _ in groups[key])})", groups[key][0][0].at,
+                   unit_price(groups[key][0][0].text) if key in priced else None)
+            for key in keys]
+
+
+def _parts(wholes: list[list[tuple[HistoryItem, str]]],
+           commas: bool = True) -> dict[str, list[tuple[HistoryItem, str]]]:
+    """Each item of these orders, by its key, with the orders that name it."""
+    parts: dict[str, list[tuple[HistoryItem, str]]] = {}
+    for items in wholes:
+        for order, _ in items:
+            for name in dict.fromkeys(item_parts(order.text, commas)):
+                if part := _key(name):
+                    parts.setdefault(part, []).append((order, name))
+    return parts
 
 
 def _key(name: str) -> str:
@@ -346,6 +361,13 @@ def _folded(words: str) -> str:
 
 
 def _overlaps(words: str, given: list[str]) -> bool:
-    """The option was given recently: it shares a word (five letters of it) with a gesture."""
+    """The option was given recently: it shares a word (five letters of it, or its singular:
+    "PT-timmar" and "PT-timme") with a gesture."""
     mine = {stem for stem in _stems(words) if len(stem) >= 5}
-    return any(mine & _stems(text) for text in given)
+    singular = _singulars(words)
+    return any(mine & _stems(text) or singular & _singulars(text) for text in given)
+
+
+def _singulars(text: str) -> set[str]:
+    return {base for word in re.findall(r"\w+", text.lower())
+            if len(word) >= 5 and len(base := _singular(word)) >= 3}

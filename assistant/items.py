@@ -36,8 +36,8 @@ _SIZE = re.compile(
     re.IGNORECASE)
 # A price with no currency after "@" or "à", at the end ("… x1 @ 6.50").
 _AT_PRICE = re.compile(r"\s*(?:@|à)\s*\d[\d.,]*\s*$")
-_COUNT_FIRST = re.compile(
-    r"^\d+\s*(?:[x×]|pcs|pc|stk|st|pk|pack|stück|\w+\s+of)?\.?\s+", re.IGNORECASE)
+_COUNT_FIRST = re.compile(  # a count, not an ordinal ("1. klasse")
+    r"^\d+\s*(?:(?:[x×]|pcs|pc|stk|st|pk|pack|stück|\w+\s+of)\.?)?\s+", re.IGNORECASE)
 _COUNT_LAST = re.compile(r"\s+(?:[x×]\s*\d+|\d+\s*[x×])$", re.IGNORECASE)
 _PARENTHESES = re.compile(r"\s*\([^)]*\)")
 _DETAIL = re.compile(r"\s*(?:[,;]|\s[-–—](?:\s|$)).*$")  # "…, sage", "… — 3.40 EUR"
@@ -95,6 +95,7 @@ _SEASON_AFTER = re.compile(
     r"weihnachten|easter|påsken|påsk|påske|ostern)(?:\s+\d{4})?$", re.IGNORECASE)
 # Connectors between items of one order.
 _AND = re.compile(r"\s*(?:,|\s(?:and|och|og|und|&|\+)\s)\s*", re.IGNORECASE)
+_AND_ONLY = re.compile(r"\s+(?:and|och|og|und|&|\+)\s+", re.IGNORECASE)
 
 
 def item_name(text: str) -> str:
@@ -150,13 +151,15 @@ def order_name(text: str) -> str:
     return name
 
 
-def item_parts(text: str) -> list[str]:
-    """The items of an order that names several ("Oat latte, banana bread")."""
+def item_parts(text: str, commas: bool = True) -> list[str]:
+    """The items of an order that names several ("Oat latte, banana bread"); with `commas`
+    off, only those joined by "and" or "+" ("Large Diavola + garlic dip")."""
     if "|" in text:
         return [item_name(text)]
     text = _BOUGHT.sub("", _LABEL.sub("", text.strip()))
     text = _PARENTHESES.sub("", text)
-    return [name for part in _AND.split(_PRICE.sub("", text)) if (name := _bare(part))]
+    parts = (_AND if commas else _AND_ONLY).split(_PRICE.sub("", text))
+    return [name for part in parts if (name := _bare(part))]
 
 
 @dataclass(frozen=True)

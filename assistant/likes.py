@@ -66,6 +66,10 @@ _LIKES = re.compile(
     rf"(?:is\s+)?(?:{_FREQUENTLY}\s+)?(?:raves|raving|gushes|gushing)\s+about|"
     r"(?:has\s+)?(?:fallen|fell)\s+for|(?:got\s+|is\s+)?hooked\s+on|"
     r"(?:har\s+)?(?:fastnat|fallit)\s+för|(?:er\s+)?faldet\s+for|(?:har\s+)?falt\s+for|"
+    # Delight: "er over seg av begeistring for", "er helt begejstret for", "verrückt nach".
+    rf"(?:er\s+|ist\s+)?{_DEGREE}(?:over\s+seg\s+av\s+begeistring\s+for|begeistret\s+(?:for|over)|"
+    r"begejstret\s+(?:for|over)|entusiastisk\s+över|begeistert\s+von|verrückt\s+nach|"
+    r"wild\s+auf)|"
     r"(?:is\s+)?(?:really\s+|totally\s+|very\s+much\s+)?into|(?:is\s+)?partial\s+to|"
     r"(?:is\s+)?a\s+(?:real\s+|big\s+)?sucker\s+for|goes\s+(?:mad|crazy|wild)\s+for|"
     r"har\s+en\s+(?:stor\s+)?(?:svaghet\s+för|svaghed\s+for|svakhet\s+for)|"
@@ -138,8 +142,9 @@ _INTEREST = re.compile(
     r"(?:would\s+(?:love|like)|wants?|is\s+dying|'d\s+(?:love|like))\s+to\s+(?:try|have|get)|"
     r"(?:has\s+been\s+)?eyeing|has\s+(?:had\s+)?(?:an?|her|his|their)\s+eye\s+on|"
     r"(?:has\s+)?asked\s+(?:us\s+)?(?:whether|if)\s+we\s+(?:sell|have|stock|carry|offer|do)|"
-    r"(?:has\s+)?asked\s+(?:us\s+)?about|(?:frågade\s+(?:om|efter)|spurgte\s+(?:om|efter|til)|"
-    r"spurte\s+(?:om|etter))(?!\s+vi\b)|fragte\s+nach|"
+    r"(?:has\s+)?asked\s+(?:us\s+)?about|(?:(?:har\s+)?(?:frågade|frågat)\s+(?:om|efter)|"
+    r"(?:har\s+)?(?:spurgte|spurgt)\s+(?:om|efter|til)|"
+    r"(?:har\s+)?(?:spurte|spurt)\s+(?:om|etter))(?!\s+vi\b)|fragte\s+nach|"
     r"(?:är\s+)?(?:mycket\s+)?(?:intresserad\s+av|nyfiken\s+på|sugen\s+på)|"
     r"vill\s+(?:gärna\s+)?(?:prova|testa)|(?:har\s+)?frågat?\w*\s+om\s+vi\s+(?:har|säljer)|"
     r"(?:er\s+)?(?:meget\s+|veldig\s+)?(?:interesseret\s+i|interessert\s+i|"
@@ -151,8 +156,9 @@ _INTEREST = re.compile(
     r"|^(?:möchte|würde|will)\s+(?:gerne?\s+)?(?:mal\s+)?(?=.+\s(?:aus)?(?:probieren|testen)$)"
     r"|^hat\s+ein\s+auge\s+auf\s+(?=.+\sgeworfen$)"
     r"|^(?:hat|hatte)\s+sich\s+nach\s+(?=.+\s(?:erkundigt|informiert)$)"
+    r"|^(?:hat|hatte)\s+nach\s+(?=.+\sgefragt$)"
     r"|^erkundigte\s+sich\s+nach\s+", re.IGNORECASE)
-_VERB_LAST = re.compile(r"\s+(?:(?:aus)?probieren|testen|geworfen|erkundigt|informiert)$",
+_VERB_LAST = re.compile(r"\s+(?:(?:aus)?probieren|testen|geworfen|erkundigt|informiert|gefragt)$",
                         re.IGNORECASE)
 # Any verb with an adverb of habit is a habit too ("Always adds the scalp massage", "Hyr
 # nästan alltid tandemcykeln", "Mietet meistens das E-Bike"), so the verbs of taking need no
@@ -227,7 +233,7 @@ _FREE_OF = re.compile(r"^(?:(?:only|just|bara|bare|kun|nur)\s+)?[^\W\d_]+"
 # "cancelling the contract".
 _DOING = re.compile(r"(?:(?:best|helst|most|am\s+liebsten)\s+)?(?:to|att|å|at|zu)\s|"
                     r"\w+ing\s+(?:the|a|an|my|his|her|their|our|your|it)\b", re.IGNORECASE)
-_CLAUSES = re.compile(r"[.;!]\s+|;\s*")
+_CLAUSES = re.compile(r"(?<!\b\d)[.;!]\s+|;\s*")  # not "1. klasse"
 _AFTER_COMMA = re.compile(r",\s+|\s+[-–—]\s+")  # "Regular - always gets the chai latte"
 # A note may open with when or where ("After class she always grabs …"); the like is then
 # said by the subject after it. English keeps its order; Nordic and German put the verb
