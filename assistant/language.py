@@ -46,15 +46,16 @@ _DA_MARKERS = frozenset({"jer", "mig", "dig", "sig", "noget", "hvad", "blev", "e
                          "igen", "nogen", "meget", "også", "aften", "gik", "gange", "dage",
                          "uden", "uge", "ugen", "maden", "nu", "af"})
 # Spelling rules, not words: Bokmål writes kje/kjø/gje/skje (not gjo: Danish "gjort" too),
-# -sjon, -het, final -kk, opp-, and puts the possessive after the noun ("pakken min", "kona
-# mi"); Danish writes -tion, -hed, op-, and -ede in the past tense ("ventede"; Bokmål "ventet").
+# -sjon, -het, final -kk, opp-, -ått, and puts the possessive after the noun ("pakken min",
+# "kona mi"); Danish writes -tion, -hed, op-, -ået, and -ede in the past tense ("ventede";
+# Bokmål "ventet").
 _NB_SPELLING = re.compile(
     r"\b(?:kj|skj|gj)[eøæ]\w*|\w+sjon(?:en|er|ene)?\b|\w{2,}het(?:en|er|ene)?\b|\w+kk\b|"
     r"\bopp[a-zæøå]\w*|\b\w+(?:en|et|ene|a) (?:min|mitt|mine|din|ditt|dine|vår|vårt|våre|"
-    r"deres|mi|di)\b", re.IGNORECASE)
+    r"deres|mi|di)\b|\w*ått\b", re.IGNORECASE)  # "fått", "utgått"; Danish "fået", "udløbet"
 _DA_SPELLING = re.compile(
     r"\w+tion(?:en|er|erne)?\b|\w{2,}hed(?:en|er|erne)?\b|\w{3,}ede\b|"
-    r"\bop[bcdfghjklmnrstv]\w*", re.IGNORECASE)
+    r"\bop[bcdfghjklmnrstv]\w*|\w+ået\b", re.IGNORECASE)
 # Danish addresses a company as "I" (Bokmål: "dere"); inside a sentence a capital I is that
 # pronoun, while at a sentence's start it may be Bokmål's preposition ("I går …").
 _DA_YOU = re.compile(r"(?<=[a-zæøå,]\s)I\b")

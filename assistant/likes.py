@@ -53,7 +53,11 @@ _LIKING_VERBS = (
     rf"är\s+{_DEGREE}förtjust\s+i|(?:er\s+)?{_DEGREE}glad\s+i|"
     rf"er\s+{_DEGREE}(?:vild|vilde)\s+med|er\s+{_DEGREE}glad\s+(?:for|med)|"
     r"elsker|kan\s+lide|liker|foretrekker|foretrækker|digger|"
-    r"mag|mögen|liebt|lieben|bevorzugt|bevorzugen|schwärm\w*\s+für")
+    r"mag|mögen|liebt|lieben|bevorzugt|bevorzugen|schwärm\w*\s+für|"
+    # Children nag for what they want: "Barna maser alltid om …", "pester us for …".
+    rf"(?:{_FREQUENTLY}\s+)?(?:nags?|pesters?|begs?|maser|maste|tjatar|tjatade|plager|"
+    r"quengeln|quengelt|betteln|bettelt)(?:\s+(?:us|me|them))?\s+"
+    rf"(?:{_FREQUENTLY}\s+)?(?:for|about|om|efter|etter|nach|um)")
 _SOMEONE_LIKES = re.compile(
     rf"^(?P<who>(?:[^\W\d_]+\s+)?[^\W\d_]+)\s+(?:{_LIKING_VERBS}|"
     r"(?:is|are)\s+(?:crazy|mad)\s+about|goes?\s+(?:mad|crazy|wild)\s+for)\s+",
@@ -344,33 +348,54 @@ def _object(text: str) -> Like | None:
 
 def _liked(text: str) -> Like | None:
     clauses = [_unreported(clause.strip()) for clause in _CLAUSES.split(text.strip())]
+    # A like narrowed after a comma is the like: "Beställer alltid lunch, helst laxpuddingen".
+    for whole in clauses:
+        head, *rest = _AFTER_COMMA.split(whole)
+        narrowed = next((part[found.end():] for part in rest
+                         if (found := _NARROWS.match(part.strip()))), None)
+        if narrowed and _like_in(head.strip()) and (like := _item_after(narrowed)):
+            return like
     # A like may follow a comma too ("VIP guest, usually books the sea-view suite").
     after_commas = [part for whole in clauses for part in _AFTER_COMMA.split(whole)[1:]]
     unfronted = [said for whole in clauses if (said := _unfronted(whole.strip()))]
     for clause in (whole.strip() for whole in [*clauses, *after_commas, *unfronted]):
-        if wanted := _INTEREST.match(clause):
-            rest = _VERB_LAST.sub("", clause[wanted.end():])
-            if found := _item_after(rest, also=_MATTER):  # no price or refund is a wish
-                return Like(found.words, wish=True)
-        if match := _LIKES.match(clause):
-            said = match.group(0).strip()
-            label_denies = said.endswith((":", "=")) and _NEGATED.search(said)  # "Dislikes:"
-            # What one never misses may be a duty ("Never misses a payment").
-            also = _MATTER if match["never"] else None
-            if not label_denies and (found := _item_after(clause[match.end():], also=also)):
-                return found
-        someone = _SOMEONE_LIKES.match(clause)
-        if someone and not (_NOBODY.match(someone["who"]) or _NEGATED.search(someone["who"])) \
-                and (found := _item_after(clause[someone.end():])):
+        if like := _like_in(clause):
+            return like
+    return None
+
+
+# The words that narrow a like to one thing: "especially", "helst", "am liebsten", "især".
+_NARROWS = re.compile(
+    r"(?:especially|particularly|preferably|above\s+all|mostly|helst|särskilt|framför\s+allt|"
+    r"især|særligt|særlig|fremfor\s+alt|spesielt|aller\s+helst|am\s+liebsten|"
+    r"besonders|vor\s+allem|vorzugsweise)\s+", re.IGNORECASE)
+
+
+def _like_in(clause: str) -> Like | None:
+    """The like one clause states, by any of the grammars above."""
+    if wanted := _INTEREST.match(clause):
+        rest = _VERB_LAST.sub("", clause[wanted.end():])
+        if found := _item_after(rest, also=_MATTER):  # no price or refund is a wish
+            return Like(found.words, wish=True)
+    if match := _LIKES.match(clause):
+        said = match.group(0).strip()
+        label_denies = said.endswith((":", "=")) and _NEGATED.search(said)  # "Dislikes:"
+        # What one never misses may be a duty ("Never misses a payment").
+        also = _MATTER if match["never"] else None
+        if not label_denies and (found := _item_after(clause[match.end():], also=also)):
             return found
-        habit = _ANY_HABIT.match(clause)
-        if habit and not _NO_LIKING.match(habit["verb"] or habit["verb_first"]):
-            rest = _CHOSEN.sub("", clause[habit.end():], count=1)
-            if not _NO_ITEM_START.match(rest) and (found := _item_after(rest, also=_MATTER)):
-                return found
-        praised = _PRAISED.match(clause)
-        if praised and not _NEGATED.search(praised.group(0)):
-            return _named(praised.group("item") or praised.group("found"))
+    someone = _SOMEONE_LIKES.match(clause)
+    if someone and not (_NOBODY.match(someone["who"]) or _NEGATED.search(someone["who"])) \
+            and (found := _item_after(clause[someone.end():])):
+        return found
+    habit = _ANY_HABIT.match(clause)
+    if habit and not _NO_LIKING.match(habit["verb"] or habit["verb_first"]):
+        rest = _CHOSEN.sub("", clause[habit.end():], count=1)
+        if not _NO_ITEM_START.match(rest) and (found := _item_after(rest, also=_MATTER)):
+            return found
+    praised = _PRAISED.match(clause)
+    if praised and not _NEGATED.search(praised.group(0)):
+        return _named(praised.group("item") or praised.group("found"))
     return None
 
 

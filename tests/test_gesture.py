@@ -230,6 +230,7 @@ def scenario_report(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str],
     ("gestures-heldout-15.jsonl", 0.9),  # written in session 21, run once: 17 of 21
     ("gestures-heldout-16.jsonl", 0.9),  # written after heldout-15's fixes, run once: 14 of 18
     ("gestures-heldout-17.jsonl", 0.9),  # written after heldout-16's fixes, run once: 10 of 16
+    ("gestures-heldout-18.jsonl", 0.9),  # written after heldout-17's fixes, run once: 16 of 18
 ])
 def test_the_scenario_sets(scenario_report, name, right):
     report = scenario_report(name)
@@ -250,7 +251,7 @@ def test_the_scenario_sets(scenario_report, name, right):
     "gestures-heldout-7.jsonl", "gestures-heldout-8.jsonl", "gestures-heldout-9.jsonl",
     "gestures-heldout-10.jsonl", "gestures-heldout-11.jsonl", "gestures-heldout-12.jsonl",
     "gestures-heldout-13.jsonl", "gestures-heldout-14.jsonl", "gestures-heldout-15.jsonl",
-    "gestures-heldout-16.jsonl",
+    "gestures-heldout-16.jsonl", "gestures-heldout-18.jsonl",
     pytest.param("gestures-heldout-17.jsonl", marks=pytest.mark.xfail(strict=True, reason=(
         "h17-de-05: a family left on the street at night by a package holiday is read as "
         "high, not as a safety harm, so it is offered a boat trip")))])
