@@ -150,9 +150,11 @@ _INTEREST = re.compile(
     r"(?:har\s+)?(?:spurgte|spurgt)\s+(?:om|efter|til)|"
     r"(?:har\s+)?(?:spurte|spurt)\s+(?:om|etter))(?!\s+vi\b)|fragte\s+nach|"
     r"(?:är\s+)?(?:mycket\s+)?(?:intresserad\s+av|nyfiken\s+på|sugen\s+på)|"
-    r"vill\s+(?:gärna\s+)?(?:prova|testa)|(?:har\s+)?frågat?\w*\s+om\s+vi\s+(?:har|säljer)|"
+    r"vill\s+(?:gärna\s+)?(?:prova|testa|smaka)|(?:gärna|gerne|gjerne)\s+vil{1,2}\s+"
+    r"(?:prova|testa|smaka|prøve|teste|smage|smake)|"
+    r"(?:would\s+love|'d\s+love|would\s+like)\s+to\s+taste|(?:har\s+)?frågat?\w*\s+om\s+vi\s+(?:har|säljer)|"
     r"(?:er\s+)?(?:meget\s+|veldig\s+)?(?:interesseret\s+i|interessert\s+i|"
-    r"nysgerrig\s+på|nysgjerrig\s+på)|vil\s+(?:gerne\s+|gjerne\s+)?(?:prøve|teste)|"
+    r"nysgerrig\s+på|nysgjerrig\s+på)|vil\s+(?:gerne\s+|gjerne\s+)?(?:prøve|teste|smage|smake)|"
     r"(?:har\s+)?(?:spurgte|spurgt|spurte|spurt)\s+om\s+vi\s+(?:har|sælger|selger)|"
     r"har\s+(?:et\s+)?(?:kig|øje|øye)\s+på|har\s+lyst\s+på|"
     r"interessiert\s+sich\s+(?:sehr\s+)?für|(?:ist\s+)?neugierig\s+auf)\s+"
@@ -184,6 +186,7 @@ _NO_ITEM_START = re.compile(
     r"too|om|i|med|efter|från|sent|tidigt|hem|fra|tidlig|tidligt|hjem|zu|über|mit|nach|von|"
     r"bei|spät|früh|heim|zurück|tilbage|tillbaka|tilbake|for\s+sent|för\s+sent)\b",
     re.IGNORECASE)
+_PAYS = re.compile(r"(?:pay|betal|zahl)", re.IGNORECASE)
 # A verb of choosing may take its preposition: "upgrades to the lounge pass", "opts for".
 _CHOSEN = re.compile(r"^(?:to|for|on|with|till|för|på|til|auf|für)\s+", re.IGNORECASE)
 # What a support note asks about is a matter to settle, not something to give: "interested
@@ -210,6 +213,7 @@ _DEALINGS = re.compile(
     r"\b(?:e-?mails?|mejl\w*|e-?post\w*|phone\s+calls?|calls|telephone|telefon\w*|"
     r"anruf\w*|sms\w*|text\s+messages?|whats\s?app|newsletters?|nyhetsbrev\w*|"
     r"nyhedsbrev\w*|notifications?|varsling\w*|benachrichtigung\w*|contact|kontakt|"
+    r"(?:live\s+)?chat(?:\s+support)?|phone\s+support|"
     r"kontakten|communications?|kommunikation|kommunikasjon|receipts?|kvitt(?:o|on|er|ering)\w*|"
     r"quittung\w*|paperless|papperslös\w*|invoices?|"
     r"(?:by|per|via|med|mit\s+der)\s+(?:post|mail|brev|letter)|"
@@ -256,13 +260,15 @@ _FRONTED_VERB_FIRST = re.compile(
 _WORDS_BEFORE = r"\b(?:\s+[^\W\d_]+){0,3}\s*,?\s+"  # "on the phone", "am Telefon,"
 # The word for "that" may be left out before a subject ("Kunden sa han elsker …").
 _REPORTED = re.compile(
-    rf"^(?:{_WHO}\s+)?(?:(?:told\s+us|mentioned|mentions|said|says){_WORDS_BEFORE}"
+    rf"^(?:{_WHO}\s+)?(?:(?:told\s+us|has\s+told\s+us|mentioned|mentions|said|says)"
+    rf"{_WORDS_BEFORE}"
     r"(?:that\s+|(?=(?:he|she|they)\s))|"
     rf"(?:nämnde|nämner|sa|sade|berättade|har\s+(?:nämnt|berättat|sagt)){_WORDS_BEFORE}"
     r"(?:att\s+|(?=(?:hon|han|hen|de)\s))|"
     rf"(?:nævnte|nævner|sagde|fortalte|nevnte|sa|har\s+(?:nevnt|fortalt|sagt|nævnt))"
     rf"{_WORDS_BEFORE}(?:at\s+|(?=(?:hun|han|de)\s))|"
-    rf"(?:sagte|erwähnte|erzählte|meinte){_WORDS_BEFORE}(?:dass\s+|(?=(?:sie|er)\s)))"
+    rf"(?:sagte|erwähnte|erzählte|meinte|hat(?:\s+(?:uns|mir))?\s+(?:gesagt|erzählt|erwähnt))"
+    rf"{_WORDS_BEFORE}(?:dass\s+|(?=(?:sie|er)\s)))"
     r"(?P<rest>.+)$", re.IGNORECASE)
 # German puts the verb of a "dass" clause last: "dass sie unseren Mohnstollen liebt".
 _VERB_LAST_LIKE = re.compile(
@@ -389,8 +395,12 @@ def _like_in(clause: str) -> Like | None:
             and (found := _item_after(clause[someone.end():])):
         return found
     habit = _ANY_HABIT.match(clause)
-    if habit and not _NO_LIKING.match(habit["verb"] or habit["verb_first"]):
-        rest = _CHOSEN.sub("", clause[habit.end():], count=1)
+    rest = clause[habit.end():] if habit else ""
+    # Paying is no liking ("always pays late"), but paying for a thing buys it ("Betaler
+    # altid for ekstra benplads").
+    if habit and (not _NO_LIKING.match(verb := habit["verb"] or habit["verb_first"])
+                  or (_PAYS.match(verb) and _CHOSEN.match(rest))):
+        rest = _CHOSEN.sub("", rest, count=1)
         if not _NO_ITEM_START.match(rest) and (found := _item_after(rest, also=_MATTER)):
             return found
     praised = _PRAISED.match(clause)

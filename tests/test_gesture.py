@@ -50,6 +50,7 @@ _FORMATS_MISSED = {
     "unit-h04": "a court's number after its name ('Tennisplatz 1') stays part of it",
     "notitem-h04": "'Drinks only decaf' is read as the like, before the usual oat flat white",
     "never-h02": "a container without 'of' ('en pose kanelknuter') stays part of the item",
+    "pays-h02": "a trailing adverb ('Fensterplatz extra') stays part of the item",
 }
 
 
@@ -231,6 +232,7 @@ def scenario_report(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str],
     ("gestures-heldout-16.jsonl", 0.9),  # written after heldout-15's fixes, run once: 14 of 18
     ("gestures-heldout-17.jsonl", 0.9),  # written after heldout-16's fixes, run once: 10 of 16
     ("gestures-heldout-18.jsonl", 0.9),  # written after heldout-17's fixes, run once: 16 of 18
+    ("gestures-heldout-19.jsonl", 0.9),  # written after heldout-18's fixes, run once: 10 of 12
 ])
 def test_the_scenario_sets(scenario_report, name, right):
     report = scenario_report(name)
@@ -251,7 +253,7 @@ def test_the_scenario_sets(scenario_report, name, right):
     "gestures-heldout-7.jsonl", "gestures-heldout-8.jsonl", "gestures-heldout-9.jsonl",
     "gestures-heldout-10.jsonl", "gestures-heldout-11.jsonl", "gestures-heldout-12.jsonl",
     "gestures-heldout-13.jsonl", "gestures-heldout-14.jsonl", "gestures-heldout-15.jsonl",
-    "gestures-heldout-16.jsonl", "gestures-heldout-18.jsonl",
+    "gestures-heldout-16.jsonl", "gestures-heldout-18.jsonl", "gestures-heldout-19.jsonl",
     pytest.param("gestures-heldout-17.jsonl", marks=pytest.mark.xfail(strict=True, reason=(
         "h17-de-05: a family left on the street at night by a package holiday is read as "
         "high, not as a safety harm, so it is offered a boat trip")))])
